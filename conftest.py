@@ -1,0 +1,30 @@
+"""Test-session settings shared by the unit tests and the nbval notebook runs.
+
+Notebook kernels inherit this process's environment, so setting it here puts every notebook in smoke mode
+(unless the caller set GM_SMOKE explicitly, e.g. GM_SMOKE=0 for a full-size run), hides progress bars and
+selects a non-interactive plotting backend.
+"""
+
+import os
+from collections import defaultdict
+
+os.environ.setdefault("GM_SMOKE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads TQDM_* variables as defaults
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+_notebook_seconds: dict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    """Add up setup + call + teardown time of every cell, per notebook (kernel start included)."""
+    if report.nodeid.split("::")[0].endswith(".ipynb"):
+        _notebook_seconds[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _notebook_seconds:
+        return
+    smoke = os.environ.get("GM_SMOKE")
+    terminalreporter.section(f"notebook times (GM_SMOKE={smoke})")
+    for name, seconds in sorted(_notebook_seconds.items()):
+        terminalreporter.write_line(f"{seconds:8.1f} s  {name}")
