@@ -68,8 +68,12 @@ def test_mnist_smoke_subset_and_binarizations(private_cache):
 
 
 def test_mnist_corrupt_file_is_rejected(copied_data_root, private_cache):
-    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+    for name in (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ):
         copied = copied_data_root(f"{MNIST_RAW}/{name}")
     with open(copied, "r+b") as f:  # flip one byte of t10k-labels
         f.seek(100)

@@ -25,8 +25,9 @@ GRADED = "assert f(1) == 43\n### BEGIN HIDDEN TESTS\nassert f(-42) == 0\n### END
 
 
 def test_answer_cells_are_stubbed_with_their_indentation():
-    nb = notebook(cell(ANSWER, "a", {"id": "a", "kind": "answer"}),
-                  cell(GRADED, "g", {"id": "g", "kind": "graded", "points": 2}))
+    nb = notebook(
+        cell(ANSWER, "a", {"id": "a", "kind": "answer"}), cell(GRADED, "g", {"id": "g", "kind": "graded", "points": 2})
+    )
     student = release.build_student_notebook(nb)
     answer, graded = (release.source_text(c) for c in student["cells"])
     assert answer == "def f(x):\n    # doc\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
@@ -81,15 +82,20 @@ def test_every_solution_builds_a_clean_student_version():
         graded = [c for c in solution["cells"] if c["metadata"].get("grader", {}).get("kind") == "graded"]
         answers = [c for c in student["cells"] if c["metadata"].get("grader", {}).get("kind") == "answer"]
         assert graded and answers
-        assert all("raise NotImplementedError()" in release.source_text(c) for c in answers if c["cell_type"] == "code")
+        code_answers = [c for c in answers if c["cell_type"] == "code"]
+        assert all("raise NotImplementedError()" in release.source_text(c) for c in code_answers)
         # Pure function: two builds are byte-identical.
-        assert release.dump_notebook(student) == release.dump_notebook(release.build_student_notebook(solution, path.name))
+        rebuilt = release.build_student_notebook(solution, path.name)
+        assert release.dump_notebook(student) == release.dump_notebook(rebuilt)
 
 
 def test_hw0_has_three_graded_cells_with_points():
     solution = json.loads((REPO_ROOT / "solutions" / "hw0.ipynb").read_text())
-    graded = {c["id"]: c["metadata"]["grader"]["points"] for c in solution["cells"]
-              if c["metadata"].get("grader", {}).get("kind") == "graded"}
+    graded = {
+        c["id"]: c["metadata"]["grader"]["points"]
+        for c in solution["cells"]
+        if c["metadata"].get("grader", {}).get("kind") == "graded"
+    }
     assert len(graded) == 3 and all(p > 0 for p in graded.values())
     assert all(release.BEGIN_HIDDEN in release.source_text(c) for c in solution["cells"] if c["id"] in graded)
 

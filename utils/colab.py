@@ -75,11 +75,12 @@ if "google.colab" in sys.modules:
     if not os.path.isdir(REPO_DIR):
         subprocess.run(["git", "clone", "--quiet", REPO_URL, REPO_DIR], check=True)
         subprocess.run(["git", "-C", REPO_DIR, "checkout", "--quiet", REPO_REF], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r", f"{{REPO_DIR}}/requirements.txt"], check=True)
+        pip_install = [sys.executable, "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip_install, "-r", f"{{REPO_DIR}}/requirements.txt"], check=True)
 else:
     REPO_DIR = os.getcwd()
-    while not os.path.isfile(os.path.join(REPO_DIR, "utils", "config.py")) and REPO_DIR != os.path.dirname(REPO_DIR):
-        REPO_DIR = os.path.dirname(REPO_DIR)
+    while not os.path.isfile(os.path.join(REPO_DIR, "utils", "config.py")) and os.path.dirname(REPO_DIR) != REPO_DIR:
+        REPO_DIR = os.path.dirname(REPO_DIR)  # walk up from the notebook's folder to the repository root
 if REPO_DIR not in sys.path:
     sys.path.insert(0, REPO_DIR)'''
 

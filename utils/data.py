@@ -15,8 +15,8 @@ import hashlib
 import socket
 import warnings
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 from urllib.parse import urlparse
 
 import numpy as np
@@ -112,9 +112,7 @@ def _smoke_limit(limit: int | None, dataset: str) -> int | None:
 def _unavailable(name: str, tried: Iterable[Path], reason: str = "") -> DatasetUnavailableError:
     paths = "\n  ".join(str(p) for p in tried)
     extra = f"\n{reason}" if reason else ""
-    return DatasetUnavailableError(
-        f"{name} is not available. Looked in:\n  {paths}{extra}\n{HOW_TO_GET_DATA}"
-    )
+    return DatasetUnavailableError(f"{name} is not available. Looked in:\n  {paths}{extra}\n{HOW_TO_GET_DATA}")
 
 
 # --------------------------------------------------------------------------------------------------
