@@ -14,9 +14,6 @@ import os
 import random
 from pathlib import Path
 
-import numpy as np
-import torch
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -35,8 +32,10 @@ def pick(full, smoke):
     return smoke if is_smoke() else full
 
 
-def get_device() -> torch.device:
-    """The best available accelerator: CUDA, then Apple's MPS, then the CPU."""
+def get_device():
+    """The best available accelerator as a ``torch.device``: CUDA, then Apple's MPS, then the CPU."""
+    import torch  # imported here so that light tools (the autograder's plugin) need not load PyTorch
+
     if torch.cuda.is_available():
         return torch.device("cuda")
     mps = getattr(torch.backends, "mps", None)
@@ -45,12 +44,15 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
-def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch (all devices) and return a fresh ``torch.Generator``.
+def seed_everything(seed: int = 0):
+    """Seed Python, NumPy and PyTorch (all devices) and return a fresh, seeded ``torch.Generator``.
 
-    The returned generator is seeded too; pass it to samplers that accept one when a result must not
-    depend on how many random numbers other code has drawn before.
+    Pass the generator to samplers that accept one when a result must not depend on how many random numbers
+    other code has drawn before.
     """
+    import numpy as np
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -1,0 +1,96 @@
+"""What graded cells use to hand values to the autograder.
+
+A graded cell's hidden tests call :func:`report` on the *outputs* of the student's code (on fixed inputs). The
+value travels out of the kernel as display data; the autograder (``python -m utils.grade``), in its own process,
+compares it with the value the canonical solution reported for the same name. Asserts inside the kernel give the
+student feedback, but the points depend on this comparison, which code running in the student's kernel cannot
+reach: stripping asserts, hooks or objects whose ``__eq__`` always says True change nothing there.
+
+Reported values must not depend on random state that a student's code may consume: graded cells seed their own
+``torch.Generator``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+MIME_TYPE = "application/vnd.gm-course.graded-value+json"
+MAX_ELEMENTS = 1_000_000
+COMPARISONS = ("close", "distribution")
+
+
+def encode_value(value) -> dict:
+    """A number, array or tensor as ``{"shape": [...], "values": [...]}`` (float64, row-major)."""
+    import torch
+
+    if torch.is_tensor(value):
+        value = value.detach().cpu().double().numpy()
+    array = np.asarray(value, dtype=np.float64)
+    if array.size > MAX_ELEMENTS:
+        raise ValueError(f"a reported value may hold at most {MAX_ELEMENTS:,} numbers, got {array.size:,}")
+    # json writes nan/inf as NaN/Infinity, which json.loads reads back.
+    return {"shape": list(array.shape), "values": array.ravel().tolist()}
+
+
+def report(name: str, value, *, compare: str = "close", rtol: float = 1e-5, atol: float = 1e-8, alpha: float = 1e-3):
+    """Hand ``value`` (a number, array or tensor) to the autograder under ``name``.
+
+    ``compare="close"``: the student's value must have the reference's shape and satisfy
+    ``|student - reference| <= atol + rtol * |reference|`` elementwise. ``compare="distribution"``: both are
+    samples (flattened) that a two-sample Kolmogorov–Smirnov test must not tell apart at level ``alpha``.
+    """
+    if compare not in COMPARISONS:
+        raise ValueError(f"compare must be one of {COMPARISONS}")
+    record = {"name": str(name), "compare": compare, "rtol": rtol, "atol": atol, "alpha": alpha}
+    record |= encode_value(value)
+    try:
+        from IPython.display import display
+    except ImportError:  # plain Python: nothing to hand over
+        return
+    summary = f"[graded value {name!r}: shape {tuple(record['shape'])}]"
+    display({MIME_TYPE: json.dumps(record), "text/plain": summary}, raw=True)
+
+
+def decode_value(record) -> np.ndarray:
+    """The array of a record (student-made: every field is checked). Raises ``ValueError`` if malformed."""
+    if not isinstance(record, dict):
+        raise ValueError("not a record")
+    shape, values = record.get("shape"), record.get("values")
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise ValueError("malformed shape")
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) for v in values):
+        raise ValueError("malformed values")
+    if len(values) != math.prod(shape):
+        raise ValueError("values do not fill the shape")
+    return np.asarray(values, dtype=np.float64).reshape(shape)
+
+
+def compare_record(reference: dict, student: dict | None) -> str | None:
+    """None if the student's record matches the reference record, else the reason (no expected values in it).
+
+    The comparison settings come from the reference record only.
+    """
+    name = reference["name"]
+    if student is None:
+        return f"{name}: no value was reported (the cell stopped before it)"
+    try:
+        got = decode_value(student)
+    except ValueError as err:
+        return f"{name}: unreadable value ({err})"
+    expected = decode_value(reference)
+    if reference["compare"] == "distribution":
+        from scipy.stats import ks_2samp
+
+        if got.size < 2 or not np.isfinite(got).all():
+            return f"{name}: not a usable sample"
+        pvalue = ks_2samp(got.ravel(), expected.ravel()).pvalue
+        return None if pvalue > reference["alpha"] else f"{name}: samples do not follow the expected law"
+    if got.shape != expected.shape:
+        return f"{name}: shape {got.shape} differs from the expected shape {expected.shape}"
+    if not np.allclose(got, expected, rtol=reference["rtol"], atol=reference["atol"], equal_nan=False):
+        error = np.nanmax(np.abs(got - expected)) if got.size else 0.0
+        return f"{name}: values differ from the expected ones (largest difference {error:.3g})"
+    return None
