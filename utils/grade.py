@@ -28,7 +28,7 @@ from . import sandbox
 from .colab import dump_notebook
 from .config import REPO_ROOT, data_root
 from .grading import compare_record
-from .release import source_text, validate_solution
+from .release import BEGIN_HIDDEN, END_HIDDEN, source_text, validate_solution
 from .submission import Answers, UnreadableSubmission, assemble, find_answers, read_submission
 
 MAX_RESULTS_BYTES = 64 * 2**20
@@ -166,9 +166,8 @@ def _read_results(path: Path) -> tuple[dict[int, dict], set[int]]:
 # ------------------------------------------------------------------------------------------- scoring
 def reference_records(solution: dict, settings: Settings, hide: list[Path]) -> dict[str, list[dict]]:
     """Run the canonical solution and return, per graded cell id, the values it reports. Every cell must pass."""
-    answers = Answers(
-        sources={c["id"]: source_text(c) for c in solution["cells"] if c["metadata"].get("grader", {}).get("kind") == "answer"}
-    )
+    answer_cells = [c for c in solution["cells"] if c["metadata"].get("grader", {}).get("kind") == "answer"]
+    answers = Answers(sources={c["id"]: source_text(c) for c in answer_cells})
     execution = execute(assemble(solution, answers), settings, hide)
     ids = code_cell_ids(solution)
     failures = [f"cell {ids[i]}: {r.get('error')}" for i, r in execution.cells.items() if r.get("outcome") != "passed"]
@@ -184,15 +183,46 @@ def reference_records(solution: dict, settings: Settings, hide: list[Path]) -> d
     return records
 
 
+def plain_error(result: dict, cell: dict) -> str:
+    """The failure of one cell in words a student can act on, never quoting a hidden test."""
+    error = str(result.get("error") or "failed")[:500]
+    if "Failed to interrupt kernel" in error or "Kernel dead" in error:
+        return "the kernel died or stopped responding (os._exit, a crash, memory exhausted, or an endless loop)"
+    if error.startswith("Timeout of") or (result.get("xfail") and error.startswith("KeyboardInterrupt")):
+        return "exceeded the time limit per cell"
+    line = result.get("line")
+    lines = source_text(cell).split("\n")
+    if isinstance(line, int) and 1 <= line <= len(lines) and cell["metadata"].get("grader", {}).get("kind") == "graded":
+        hidden = _hidden_line_numbers(lines)
+        where = "in a hidden test" if line in hidden else f"at line {line}: {lines[line - 1].strip()[:200]}"
+        error = f"{error} ({where})"
+    if result.get("xfail"):
+        error += " (after a cell timed out earlier)"
+    return error
+
+
+def _hidden_line_numbers(lines: list[str]) -> set[int]:
+    hidden, inside = set(), False
+    for number, text in enumerate(lines, start=1):
+        if text.strip() == BEGIN_HIDDEN:
+            inside = True
+        if inside:
+            hidden.add(number)
+        if text.strip() == END_HIDDEN:
+            inside = False
+    return hidden
+
+
 def score(solution: dict, reference: dict[str, list[dict]], execution: Execution) -> tuple[dict, dict, list[str]]:
     """Points and reasons per graded cell, and notes about answer cells that raised."""
     points, reasons, notes = {}, {}, []
     ids = code_cell_ids(solution)
-    kinds = {c["id"]: c["metadata"].get("grader", {}).get("kind") for c in solution["cells"]}
+    cells = {c["id"]: c for c in solution["cells"]}
     for index, cell_id in enumerate(ids):
         result = execution.cells.get(index)
-        if kinds.get(cell_id) == "answer" and result and result.get("outcome") != "passed":
-            notes.append(f"answer cell {cell_id} raised {str(result.get('error'))[:200]}")
+        if cells[cell_id]["metadata"].get("grader", {}).get("kind") == "answer" and result:
+            if result.get("outcome") != "passed":
+                notes.append(f"answer cell {cell_id}: {plain_error(result, cells[cell_id])[:300]}")
     for cell_id, max_points in graded_points(solution).items():
         index = ids.index(cell_id)
         result, why = execution.cells.get(index), []
@@ -201,8 +231,7 @@ def score(solution: dict, reference: dict[str, list[dict]], execution: Execution
         elif result is None:
             why.append("did not run (the kernel died or the time limit was reached)")
         elif result.get("outcome") != "passed":
-            timed_out_before = result.get("xfail") and result.get("outcome") == "skipped"
-            why.append("not graded: an earlier cell timed out" if timed_out_before else str(result.get("error"))[:500])
+            why.append(plain_error(result, cells[cell_id]))
         if not why:
             student = {}
             for record in result["records"]:
@@ -274,7 +303,7 @@ def grade(assignment: str, submissions: list[Path], settings: Settings) -> list[
     if settings.jobs == 1:
         return [grade_one(*a) for a in args]
     with ProcessPoolExecutor(max_workers=settings.jobs) as pool:  # processes: preexec_fn is unsafe in threads
-        return list(pool.map(grade_one, *zip(*args)))
+        return list(pool.map(grade_one, *zip(*args, strict=True)))
 
 
 def main(argv: list[str] | None = None) -> int:

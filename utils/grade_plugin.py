@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 
@@ -32,6 +33,19 @@ def pytest_collection_finish(session):
     for path in {str(getattr(item, "path", getattr(item, "fspath", ""))) for item in session.items}:
         if path.endswith(".ipynb") and os.path.exists(path):
             os.remove(path)
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+CELL_FRAME = re.compile(r"Cell In\[\d+\], line (\d+)")
+
+
+def _error_cell_line(item) -> int | None:
+    """1-based line of the failing statement in the executed cell (its outermost traceback frame)."""
+    for output in getattr(item, "test_outputs", None) or []:
+        if output.get("output_type") == "error":
+            match = CELL_FRAME.search(ANSI_ESCAPE.sub("", "\n".join(output.get("traceback", []))))
+            return int(match[1]) if match else None
+    return None
 
 
 def _error_line(item, call) -> str:
@@ -75,6 +89,7 @@ def pytest_runtest_makereport(item, call):
             "outcome": report.outcome,  # passed (also an unexpected pass), failed or skipped
             "xfail": hasattr(report, "wasxfail"),
             "error": "" if report.outcome == "passed" else _error_line(item, call),
+            "line": None if report.outcome == "passed" else _error_cell_line(item),
             "seconds": round(report.duration, 3),
             "records": _records(item) if report.when == "call" else [],
         }

@@ -122,20 +122,27 @@ def _set_limits(limits: Limits, cgroup: Path | None) -> None:
         resource.setrlimit(resource.RLIMIT_NPROC, (current + limits.processes, current + limits.processes))
 
 
-def kill_marked(marker: str) -> int:
-    """SIGKILL every process whose environment holds ``GM_SANDBOX_RUN=marker``; return how many."""
-    needle = f"{MARKER_VARIABLE}={marker}".encode()
+def kill_marked(marker: str | None) -> int:
+    """SIGKILL every process whose environment holds ``GM_SANDBOX_RUN=marker`` (any marker if None); return
+    how many there were."""
+    needle = f"{MARKER_VARIABLE}={marker or ''}".encode()
     killed = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
+            variables = (entry / "environ").read_bytes().split(b"\0")
+            if any(v == needle or (marker is None and v.startswith(needle)) for v in variables):
                 os.kill(int(entry.name), signal.SIGKILL)
                 killed += 1
         except (OSError, ValueError):
             continue
     return killed
+
+
+def kill_marked_any() -> int:
+    """Kill leftovers of every sandboxed run (there should be none); return how many were found."""
+    return kill_marked(None)
 
 
 def _empty_cgroup(group: Path) -> None:

@@ -1,0 +1,251 @@
+"""Submissions for testing the autograder, built from the HW0 fixture: correct, blank, subtly wrong (mutants),
+tampering, and malformed or hostile ones. Each builder writes one .ipynb and returns its path."""
+
+from __future__ import annotations
+
+import copy
+import json
+import textwrap
+from pathlib import Path
+
+from utils import release
+from utils.config import REPO_ROOT
+
+SOLUTION = json.loads((REPO_ROOT / "solutions" / "hw0.ipynb").read_text())
+STUDENT = json.loads((REPO_ROOT / "homeworks" / "hw0.ipynb").read_text())
+MARKERS = (release.BEGIN_SOLUTION, release.END_SOLUTION)
+
+
+def solved(answer_id: str) -> str:
+    """The reference answer as a student would hand it in (marker lines removed)."""
+    cell = next(c for c in SOLUTION["cells"] if c["id"] == answer_id)
+    return "\n".join(line for line in release.source_text(cell).split("\n") if line.strip() not in MARKERS)
+
+
+ANSWER_IDS = [c["id"] for c in SOLUTION["cells"] if c["metadata"].get("grader", {}).get("kind") == "answer"]
+POINTS = {c["id"]: c["metadata"]["grader"]["points"] for c in SOLUTION["cells"]
+          if c["metadata"].get("grader", {}).get("kind") == "graded"}  # fmt: skip
+
+# Subtly wrong answers: right shapes and types, wrong values. (answer cell, graded cell it costs, old, new)
+MUTANTS = {
+    "q1-missing-factor-2": ("q1-code", "q1", "- 2 * X @ Y.T", "- X @ Y.T"),
+    "q2-forward-difference": (
+        "q2-code", "q2",
+        "flat_x[i] = original - eps\n            f_minus", "flat_x[i] = original\n            f_minus",
+    ),
+    "q2-forward-difference-denominator": ("q2-code", "q2", "/ (2 * eps)", "/ (2 * eps) * (1 + 1e-4)"),
+    "q3-l2-without-half": ("q3-code", "q3", "0.5 * l2 * (w**2).sum()", "l2 * (w**2).sum()"),
+    "q3-loss-after-step": (
+        "q3-code", "q3",
+        "        losses.append(loss.item())\n        grad_w",
+        "        grad_w",
+    ),
+}  # fmt: skip
+
+
+def mutated(name: str) -> dict[str, str]:
+    answer_id, _, old, new = MUTANTS[name]
+    source = solved(answer_id)
+    assert old in source, f"mutant {name} does not apply"
+    answers = {a: solved(a) for a in ANSWER_IDS}
+    answers[answer_id] = source.replace(old, new, 1)
+    if name == "q3-loss-after-step":  # record the loss after each update instead of before it
+        after = "        losses.append(logistic_loss(w, b, X, y, l2).item())\n"
+        update = "            b -= lr * grad_b\n"
+        answers[answer_id] = answers[answer_id].replace(update, update + after)
+    return answers
+
+
+def notebook_with(answers: dict[str, str], base: dict = STUDENT) -> dict:
+    """The student version with the given answer sources filled in."""
+    nb = copy.deepcopy(base)
+    for cell in nb["cells"]:
+        if cell["id"] in answers:
+            cell["source"] = answers[cell["id"]]
+    return nb
+
+
+def write(path: Path, notebook) -> Path:
+    path.write_text(notebook if isinstance(notebook, str) else json.dumps(notebook), encoding="utf-8")
+    return path
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+# Tampering that a student might put at the top of an answer cell, each with the q1 mutant below it.
+TAMPERING = {
+    "strip-asserts": code("""
+        import ast
+        class _StripAsserts(ast.NodeTransformer):
+            def visit_Assert(self, node):
+                return ast.Pass()
+        get_ipython().ast_transformers.append(_StripAsserts())
+    """),
+    "pre-run-hook": code("""
+        import torch as _torch
+        def _always_close(*args, **kwargs):
+            return True
+        def _patch(info):
+            _torch.allclose = _always_close
+            _torch.equal = _always_close
+        get_ipython().events.register("pre_run_cell", _patch)
+        get_ipython().set_custom_exc((Exception,), lambda shell, etype, value, tb, tb_offset=None: None)
+    """),
+    "rewrite-graded-cells": code("""
+        def _blank_graded(lines):
+            return ["pass\\n"] if lines and lines[0].startswith("# Graded") else lines
+        get_ipython().input_transformers_post.append(_blank_graded)
+    """),
+    "always-equal-object": code("""
+        class _AlwaysEqual:
+            shape = None
+            def __eq__(self, other):
+                return True
+            def __getattr__(self, name):
+                return lambda *a, **k: self
+            def __array__(self, dtype=None, copy=None):
+                import numpy
+                return numpy.zeros((50, 40))
+        import torch as _torch
+        _torch.allclose = lambda a, b, **k: a == b
+    """),
+    "nbval-markers": "# NBVAL_SKIP\n# NBVAL_RAISES_EXCEPTION\n",
+}
+
+
+def tampered(kind: str) -> dict:
+    answers = mutated("q1-missing-factor-2")
+    answers["q1-code"] = TAMPERING[kind] + answers["q1-code"]
+    if kind == "always-equal-object":
+        answers["q1-code"] += "\n    return _AlwaysEqual()\n"  # unreachable line kept harmless
+        answers["q1-code"] = answers["q1-code"].replace("    return (sq_norms_x", "    return _AlwaysEqual()  #")
+    nb = notebook_with(answers)
+    if kind == "nbval-markers":
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                cell["metadata"]["tags"] = ["nbval-skip", "raises-exception"]
+                cell["source"] = "# NBVAL_SKIP\n# NBVAL_RAISES_EXCEPTION\n" + release.source_text(cell)
+    return nb
+
+
+def graded_cell_edited() -> dict:
+    nb = notebook_with(mutated("q1-missing-factor-2"))
+    for cell in nb["cells"]:
+        if cell["id"] == "q1":
+            cell["source"] = "print('all good')\n"
+    return nb
+
+
+def graded_cell_deleted() -> dict:
+    nb = notebook_with(mutated("q1-missing-factor-2"))
+    nb["cells"] = [c for c in nb["cells"] if c["id"] != "q1"]
+    return nb
+
+
+def colab_nbformat_40() -> dict:
+    """Correct answers saved the way Colab does: nbformat 4.0, no cell ids, no custom cell metadata."""
+    nb = notebook_with({a: solved(a) for a in ANSWER_IDS})
+    nb["nbformat_minor"] = 0
+    for cell in nb["cells"]:
+        cell.pop("id", None)
+        cell["metadata"] = {}
+    return nb
+
+
+def duplicated_answer() -> dict:
+    """q1's answer cell twice: a wrong copy first, the right one after."""
+    nb = notebook_with({a: solved(a) for a in ANSWER_IDS})
+    index = next(i for i, c in enumerate(nb["cells"]) if c["id"] == "q1-code")
+    wrong = copy.deepcopy(nb["cells"][index])
+    wrong["source"] = mutated("q1-missing-factor-2")["q1-code"]
+    nb["cells"].insert(index, wrong)
+    return nb
+
+
+def missing_answer() -> dict:
+    nb = notebook_with({a: solved(a) for a in ANSWER_IDS})
+    nb["cells"] = [c for c in nb["cells"] if c["id"] != "q2-code"]
+    return nb
+
+
+def with_q1_prefix(prefix: str, answer: str = "q1-code") -> dict:
+    """Correct answers, with ``prefix`` run at the top of one answer cell."""
+    answers = {a: solved(a) for a in ANSWER_IDS}
+    answers[answer] = prefix + answers[answer]
+    return notebook_with(answers)
+
+
+def with_q1_suffix(suffix: str) -> dict:
+    answers = {a: solved(a) for a in ANSWER_IDS}
+    answers["q1-code"] = answers["q1-code"] + "\n" + suffix
+    return notebook_with(answers)
+
+
+INFINITE_LOOP = code("""
+    def pairwise_sq_dists(X, Y):
+        while True:
+            pass
+""")
+OS_EXIT = "import os\nos._exit(3)\n"
+ALLOCATE_2GB = "import torch as _torch\n_big = _torch.ones(2**31, dtype=_torch.uint8)  # 2 GiB, touched\n"
+MEMORY_BOMB = "import torch as _torch\n_hoard = [_torch.ones(2**30, dtype=_torch.uint8) for _ in range(64)]  # 64 GiB\n"
+PRINT_50MB = "print('x' * 50_000_000)\n"
+FORK_LOOP = code("""
+    import os as _os, time as _time
+    for _ in range(100_000):
+        try:
+            _pid = _os.fork()
+        except OSError:
+            break
+        if _pid == 0:
+            _time.sleep(600)
+            _os._exit(0)
+""")
+
+
+def file_attack(targets: list[Path], write_to: Path) -> str:
+    """Delete ``targets`` and write ``write_to``, swallowing errors, then report what happened by raising."""
+    return (
+        code(f"""
+        import os as _os
+        _outcome = []
+        for _path in {[str(t) for t in targets]!r}:
+            try:
+                _os.remove(_path)
+                _outcome.append("deleted " + _path)
+            except OSError as _err:
+                _outcome.append(type(_err).__name__)
+        try:
+            open({str(write_to)!r}, "w").write("pwned")
+            _outcome.append("wrote")
+        except OSError as _err:
+            _outcome.append(type(_err).__name__)
+    """)
+        + "raise RuntimeError('file attack: ' + ', '.join(_outcome))\n"
+    )
+
+
+def solution_hunt() -> str:
+    """Search the places the solution or its values could be; raise with what was found."""
+    return (
+        code(f"""
+        import glob as _glob, os as _os
+        _found = []
+        _places = [{str(REPO_ROOT / "solutions")!r}, {str(REPO_ROOT / ".git")!r}, "/tmp", _os.getcwd(),
+                   _os.path.expanduser("~"), {str(REPO_ROOT)!r}]
+        for _place in _places:
+            for _path in _glob.glob(_os.path.join(_place, "**", "*"), recursive=True)[:20000]:
+                if _os.path.isfile(_path) and _os.path.getsize(_path) < 5_000_000:
+                    try:
+                        _text = open(_path, errors="ignore").read()
+                    except OSError:
+                        continue
+                    # Signatures of the solution's answer and of its hidden tests, split so that no file
+                    # of the repository (this one included) holds them literally.
+                    if ("sq_norms_y - 2 * X @ Y" + ".T).clamp_min(0)") in _text or ("manual_" + "seed(1234)") in _text:
+                        _found.append(_path)
+    """)
+        + "raise RuntimeError('solution hunt found: ' + (', '.join(sorted(set(_found))) or 'nothing'))\n"
+    )

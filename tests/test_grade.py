@@ -1,0 +1,199 @@
+"""The autograder end to end on HW0: one batch of correct, blank, wrong, tampering and hostile submissions.
+
+The batch runs once (about two minutes on two cores); each test reads its rows. Tests about what the sandbox
+prevents need bubblewrap and skip, saying so, where it is unavailable.
+"""
+
+import hashlib
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests import hostile
+from utils import grade, sandbox
+from utils.config import REPO_ROOT
+
+CELL_TIMEOUT = 10
+MUTANT_Q1_SCORE = sum(hostile.POINTS.values()) - hostile.POINTS["q1"]
+
+
+def tracked_files_digest() -> str:
+    files = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.split()
+    digest = hashlib.sha256()
+    for name in files:
+        path = REPO_ROOT / name
+        digest.update(name.encode() + (path.read_bytes() if path.is_file() else b"<missing>"))
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("submissions")
+    outside = tmp_path_factory.mktemp("outside") / "sentinel.txt"
+    outside.write_text("keep me")
+    (REPO_ROOT / "data").mkdir(exist_ok=True)
+    in_repo = REPO_ROOT / "data" / f"sandbox-sentinel-{uuid.uuid4().hex[:8]}.txt"
+    in_repo.write_text("keep me too")
+    evil = REPO_ROOT / "data" / f"evil-{uuid.uuid4().hex[:8]}.txt"
+    answers = {a: hostile.solved(a) for a in hostile.ANSWER_IDS}
+
+    cases = {
+        "solution": hostile.notebook_with(answers),
+        "blank": hostile.STUDENT,
+        **{f"mutant-{name}": hostile.notebook_with(hostile.mutated(name)) for name in hostile.MUTANTS},
+        **{f"tamper-{kind}": hostile.tampered(kind) for kind in hostile.TAMPERING},
+        "tamper-graded-cell-edited": hostile.graded_cell_edited(),
+        "tamper-graded-cell-deleted": hostile.graded_cell_deleted(),
+        "colab-nbformat-4.0": hostile.colab_nbformat_40(),
+        "duplicated-answer": hostile.duplicated_answer(),
+        "missing-answer": hostile.missing_answer(),
+        "infinite-loop": hostile.notebook_with({**answers, "q1-code": hostile.INFINITE_LOOP}),
+        "os-exit": hostile.with_q1_prefix(hostile.OS_EXIT, answer="q3-code"),
+        "allocate-2gb": hostile.with_q1_prefix(hostile.ALLOCATE_2GB),
+        "memory-bomb": hostile.with_q1_prefix(hostile.MEMORY_BOMB),
+        "print-50mb": hostile.with_q1_prefix(hostile.PRINT_50MB),
+        "fork-loop": hostile.with_q1_prefix(hostile.FORK_LOOP),
+        "file-attack": hostile.with_q1_suffix(hostile.file_attack([outside, in_repo], evil)),
+        "solution-hunt": hostile.with_q1_suffix(hostile.solution_hunt()),
+        "malformed-json": '{"cells": [',
+        "not-a-notebook": '["a", "list"]',
+    }
+    paths = [hostile.write(folder / f"{name}.ipynb", nb) for name, nb in cases.items()]
+    binary = folder / "binary.ipynb"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    paths.append(binary)
+
+    before = tracked_files_digest()
+    settings = grade.Settings(cell_timeout=CELL_TIMEOUT, timeout=180, jobs=2)
+    rows = grade.grade("hw0", paths, settings)
+    after = tracked_files_digest()
+    result = {
+        "rows": {Path(r.submission).stem: r for r in rows},
+        "order": [Path(r.submission).stem for r in rows],
+        "names": [p.stem for p in paths],
+        "unchanged": before == after,
+        "outside": outside,
+        "in_repo": in_repo,
+        "evil": evil,
+        "stray": sandbox.kill_marked_any(),
+    }
+    yield result
+    in_repo.unlink(missing_ok=True)
+    evil.unlink(missing_ok=True)
+
+
+def needs_bubblewrap():
+    if not sandbox.bubblewrap_works():
+        pytest.skip("bubblewrap is not available here: the grader runs without a filesystem sandbox")
+
+
+def test_every_submission_gets_a_row_in_order(batch):
+    assert batch["order"] == batch["names"]
+
+
+def test_solution_scores_full_marks_and_blank_scores_zero(batch):
+    solution, blank = batch["rows"]["solution"], batch["rows"]["blank"]
+    assert solution.status == "graded" and solution.score == solution.max_score == 10
+    assert blank.status == "graded" and blank.score == 0 and set(blank.points.values()) == {0}
+    assert all("NotImplementedError" in reasons[0] for reasons in blank.reasons.values())
+    # The failing visible line is quoted; a hidden test never is.
+    assert "at line" in blank.reasons["q1"][0] and "hidden" not in blank.reasons["q1"][0]
+
+
+@pytest.mark.parametrize("name", list(hostile.MUTANTS))
+def test_a_subtly_wrong_answer_loses_exactly_its_question(batch, name):
+    row = batch["rows"][f"mutant-{name}"]
+    lost = hostile.MUTANTS[name][1]
+    assert row.points[lost] == 0, f"graded cell {lost} passed a wrong answer"
+    assert all(row.points[g] == p for g, p in hostile.POINTS.items() if g != lost)
+    assert row.reasons[lost]
+
+
+@pytest.mark.parametrize(
+    "name", [f"tamper-{k}" for k in hostile.TAMPERING] + ["tamper-graded-cell-edited", "tamper-graded-cell-deleted"]
+)
+def test_tampering_does_not_pay(batch, name):
+    row = batch["rows"][name]
+    assert row.points["q1"] == 0
+    assert row.score <= MUTANT_Q1_SCORE == batch["rows"]["mutant-q1-missing-factor-2"].score
+
+
+def test_colab_file_without_ids_is_graded_in_full(batch):
+    row = batch["rows"]["colab-nbformat-4.0"]
+    assert row.score == 10 and "matched by its first line" in row.note
+
+
+def test_duplicated_and_missing_answers_are_explained(batch):
+    duplicated, missing = batch["rows"]["duplicated-answer"], batch["rows"]["missing-answer"]
+    assert duplicated.points["q1"] == 0 and "appears 2 times" in duplicated.note
+    assert missing.points["q2"] == 0 and missing.score == 7 and "q2-code is missing" in missing.note
+
+
+def test_infinite_loop_costs_only_its_question(batch):
+    row = batch["rows"]["infinite-loop"]
+    assert row.status == "graded" and row.points == {"q1": 0, "q2": 3, "q3": 4}
+    assert f"{CELL_TIMEOUT} s cell limit" in row.note and "time limit" in row.reasons["q1"][0]
+
+
+def test_dead_kernel_keeps_the_points_earned_before(batch):
+    row = batch["rows"]["os-exit"]
+    assert row.points == {"q1": 3, "q2": 3, "q3": 0}
+    assert "answer cell q3-code: the kernel died" in row.note
+
+
+def test_memory_print_and_fork_abuse_leave_the_batch_intact(batch):
+    assert batch["rows"]["print-50mb"].score == 10
+    assert batch["rows"]["fork-loop"].score == 10
+    bomb = batch["rows"]["memory-bomb"]
+    assert bomb.points["q1"] == 0 and "answer cell q1-code: RuntimeError" in bomb.note
+    assert "can't allocate memory" in bomb.note
+    assert batch["rows"]["allocate-2gb"].status == "graded"
+
+
+def test_no_process_of_any_run_survives(batch):
+    assert batch["stray"] == 0
+
+
+def test_unreadable_files_get_a_row(batch):
+    for name in ("malformed-json", "not-a-notebook", "binary"):
+        row = batch["rows"][name]
+        assert row.status == "unreadable" and row.score == 0 and row.note
+
+
+def test_nothing_outside_the_work_dir_changes(batch):
+    needs_bubblewrap()
+    row = batch["rows"]["file-attack"]
+    assert "file attack:" in row.note and "deleted" not in row.note and "wrote" not in row.note
+    assert batch["outside"].read_text() == "keep me" and batch["in_repo"].read_text() == "keep me too"
+    assert not batch["evil"].exists() and batch["unchanged"]
+    assert row.points["q1"] == 3  # the answer itself was right
+
+
+def test_the_solution_is_not_readable_from_the_kernel(batch):
+    needs_bubblewrap()
+    row = batch["rows"]["solution-hunt"]
+    assert "solution hunt found: nothing" in row.note, row.note
+
+
+def test_command_line_writes_csv_and_json_and_exits_zero(tmp_path):
+    blank = hostile.write(tmp_path / "blank.ipynb", hostile.STUDENT)
+    broken = hostile.write(tmp_path / "broken.ipynb", "{")
+    out, report = tmp_path / "grades.csv", tmp_path / "grades.json"
+    command = [sys.executable, "-m", "utils.grade", "hw0", str(blank), str(broken), "--out", str(out),
+               "--json", str(report), "--cell-timeout", "30"]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "submission,status,score,max_score,q1,q2,q3,note"
+    assert lines[1].startswith(f"{blank},graded,0,10,0,0,0,") and f"{broken},unreadable,0,10" in lines[2]
+    reasons = json.loads(report.read_text())[0]["reasons"]
+    assert set(reasons) == {"q1", "q2", "q3"} and reasons["q1"][0].startswith("NotImplementedError")
+
+
+def test_instructor_errors_exit_non_zero(tmp_path):
+    assert grade.main(["hw9", str(tmp_path / "x.ipynb")]) == 2
+    assert grade.main(["hw0"]) == 2
