@@ -11,18 +11,28 @@ from pathlib import Path
 from utils import release
 from utils.config import REPO_ROOT
 
-SOLUTION = json.loads((REPO_ROOT / "solutions" / "hw0.ipynb").read_text())
-STUDENT = json.loads((REPO_ROOT / "homeworks" / "hw0.ipynb").read_text())
 MARKERS = (release.BEGIN_SOLUTION, release.END_SOLUTION)
 
 
-def solved(answer_id: str) -> str:
+def load(homework: str) -> tuple[dict, dict]:
+    """(solution, student version) of a homework, as JSON."""
+    return tuple(
+        json.loads((REPO_ROOT / folder / f"{homework}.ipynb").read_text()) for folder in ("solutions", "homeworks")
+    )
+
+
+def answer_ids(solution: dict) -> list[str]:
+    return [c["id"] for c in solution["cells"] if c["metadata"].get("grader", {}).get("kind") == "answer"]
+
+
+def solved(answer_id: str, solution: dict | None = None) -> str:
     """The reference answer as a student would hand it in (marker lines removed)."""
-    cell = next(c for c in SOLUTION["cells"] if c["id"] == answer_id)
+    cell = next(c for c in (solution or SOLUTION)["cells"] if c["id"] == answer_id)
     return "\n".join(line for line in release.source_text(cell).split("\n") if line.strip() not in MARKERS)
 
 
-ANSWER_IDS = [c["id"] for c in SOLUTION["cells"] if c["metadata"].get("grader", {}).get("kind") == "answer"]
+SOLUTION, STUDENT = load("hw0")
+ANSWER_IDS = answer_ids(SOLUTION)
 POINTS = {c["id"]: c["metadata"]["grader"]["points"] for c in SOLUTION["cells"]
           if c["metadata"].get("grader", {}).get("kind") == "graded"}  # fmt: skip
 

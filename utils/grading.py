@@ -19,7 +19,7 @@ import numpy as np
 
 MIME_TYPE = "application/vnd.gm-course.graded-value+json"
 MAX_ELEMENTS = 1_000_000
-COMPARISONS = ("close", "distribution")
+COMPARISONS = ("close", "distribution", "at_most")
 
 
 def encode_value(value) -> dict:
@@ -35,16 +35,29 @@ def encode_value(value) -> dict:
     return {"shape": list(array.shape), "values": array.ravel().tolist()}
 
 
-def report(name: str, value, *, compare: str = "close", rtol: float = 1e-5, atol: float = 1e-8, alpha: float = 1e-3):
+def report(
+    name: str,
+    value,
+    *,
+    compare: str = "close",
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    alpha: float = 1e-3,
+    bound: float | None = None,
+):
     """Hand ``value`` (a number, array or tensor) to the autograder under ``name``.
 
     ``compare="close"``: the student's value must have the reference's shape and satisfy
     ``|student - reference| <= atol + rtol * |reference|`` elementwise. ``compare="distribution"``: both are
     samples (flattened) that a two-sample Kolmogorov–Smirnov test must not tell apart at level ``alpha``.
+    ``compare="at_most"``: a finite number at most ``bound`` (for results of training, which differ from run to
+    run). Unlike the other two, such a self-reported figure is only as trustworthy as the kernel that computed it.
     """
     if compare not in COMPARISONS:
         raise ValueError(f"compare must be one of {COMPARISONS}")
-    record = {"name": str(name), "compare": compare, "rtol": rtol, "atol": atol, "alpha": alpha}
+    if (compare == "at_most") != (bound is not None):
+        raise ValueError("bound goes with compare='at_most', and only with it")
+    record = {"name": str(name), "compare": compare, "rtol": rtol, "atol": atol, "alpha": alpha, "bound": bound}
     record |= encode_value(value)
     try:
         from IPython.display import display
@@ -81,6 +94,10 @@ def compare_record(reference: dict, student: dict | None) -> str | None:
     except ValueError as err:
         return f"{name}: unreadable value ({err})"
     expected = decode_value(reference)
+    if reference["compare"] == "at_most":
+        if got.size != 1 or not np.isfinite(got).all():
+            return f"{name}: not a finite number"
+        return None if got.item() <= reference["bound"] else f"{name}: above the required bound"
     if reference["compare"] == "distribution":
         from scipy.stats import ks_2samp
 
