@@ -51,18 +51,18 @@ def main(n: int = 10_000, k: int = 5, iterations: int = 100, ridge: float = 1e-6
         start = time.perf_counter()
         weights, means, covs, _ = em["fit_gmm"](X, *init, iterations, ridge)
         ours_times.append(time.perf_counter() - start)
-        sklearn_gmm = GaussianMixture(k, covariance_type="full", reg_covar=ridge, max_iter=iterations, tol=0.0,
-                                      init_params="random_from_data", weights_init=init[0].numpy(),
-                                      means_init=init[1].numpy(), precisions_init=np.linalg.inv(init[2].numpy()))  # fmt: skip
+        sklearn_gmm = GaussianMixture(
+            k, covariance_type="full", reg_covar=ridge, max_iter=iterations, tol=0.0, init_params="random_from_data",
+            weights_init=init[0].numpy(), means_init=init[1].numpy(), precisions_init=np.linalg.inv(init[2].numpy()),
+        )  # fmt: skip
         start = time.perf_counter()
         sklearn_gmm.fit(X.numpy())
         theirs_times.append(time.perf_counter() - start)
     ours = em["gmm_log_likelihood"](X, weights, means, covs).sum().item()
     theirs = sklearn_gmm.score(X.numpy()) * n
     print(f"EM on {n:,} x 2 points, K = {k}, {iterations} iterations, best of {repeats}")
-    print(
-        f"log-likelihood: ours {ours:.6f}, scikit-learn {theirs:.6f} (relative difference {abs(ours - theirs) / abs(theirs):.1e})"
-    )
+    relative = abs(ours - theirs) / abs(theirs)
+    print(f"log-likelihood: ours {ours:.6f}, scikit-learn {theirs:.6f} (relative difference {relative:.1e})")
     print(f"time: ours {min(ours_times):.3f} s, scikit-learn {min(theirs_times):.3f} s, "
           f"ratio {min(ours_times) / min(theirs_times):.2f}x (torch threads: {torch.get_num_threads()})")  # fmt: skip
 
