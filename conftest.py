@@ -1,8 +1,7 @@
 """Test-session settings shared by the unit tests and the nbval notebook runs.
 
 Notebook kernels inherit this process's environment, so setting it here puts every notebook in smoke mode
-(unless the caller set GM_SMOKE explicitly, e.g. GM_SMOKE=0 for a full-size run), hides progress bars and
-selects a non-interactive plotting backend.
+(unless the caller set GM_SMOKE explicitly, e.g. GM_SMOKE=0 for a full-size run), and hides progress bars.
 """
 
 import os
@@ -10,7 +9,8 @@ from collections import defaultdict
 
 os.environ.setdefault("GM_SMOKE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads TQDM_* variables as defaults
-os.environ.setdefault("MPLBACKEND", "Agg")
+# No MPLBACKEND here: kernels keep Jupyter's inline backend, so every figure is really drawn (a bad LaTeX label
+# fails here rather than on Colab). Unit tests choose Agg themselves.
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 
