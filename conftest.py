@@ -9,6 +9,8 @@ from collections import defaultdict
 
 os.environ.setdefault("GM_SMOKE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads TQDM_* variables as defaults
+# Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning made PyTorch 5-10x slower.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # No MPLBACKEND here: kernels keep Jupyter's inline backend, so every figure is really drawn (a bad LaTeX label
 # fails here rather than on Colab). Unit tests choose Agg themselves.
 

@@ -124,6 +124,7 @@ def execute(notebook: dict, settings: Settings, hide: list[Path]) -> Execution:
             "MPLBACKEND": "Agg",
             "OMP_NUM_THREADS": threads,
             "MKL_NUM_THREADS": threads,
+            "OMP_WAIT_POLICY": "PASSIVE",  # parallel jobs share the cores: idle threads must not spin
             "GM_GRADE_RESULTS_FD": str(results_fd),
         }
         argv = [
