@@ -8,10 +8,10 @@ import json
 import textwrap
 from pathlib import Path
 
-from utils import release
+from utils import authoring
 from utils.config import REPO_ROOT
 
-MARKERS = (release.BEGIN_SOLUTION, release.END_SOLUTION)
+MARKERS = (authoring.BEGIN_SOLUTION, authoring.END_SOLUTION)
 
 
 def load(homework: str) -> tuple[dict, dict]:
@@ -28,7 +28,7 @@ def answer_ids(solution: dict) -> list[str]:
 def solved(answer_id: str, solution: dict | None = None) -> str:
     """The reference answer as a student would hand it in (marker lines removed)."""
     cell = next(c for c in (solution or SOLUTION)["cells"] if c["id"] == answer_id)
-    return "\n".join(line for line in release.source_text(cell).split("\n") if line.strip() not in MARKERS)
+    return "\n".join(line for line in authoring.source_text(cell).split("\n") if line.strip() not in MARKERS)
 
 
 SOLUTION, STUDENT = load("hw0")
@@ -136,7 +136,7 @@ def tampered(kind: str) -> dict:
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
                 cell["metadata"]["tags"] = ["nbval-skip", "raises-exception"]
-                cell["source"] = "# NBVAL_SKIP\n# NBVAL_RAISES_EXCEPTION\n" + release.source_text(cell)
+                cell["source"] = "# NBVAL_SKIP\n# NBVAL_RAISES_EXCEPTION\n" + authoring.source_text(cell)
     return nb
 
 

@@ -1,4 +1,4 @@
-"""What graded cells use to hand values to the autograder.
+"""What graded cells use, in the student's kernel, to hand values to the autograder (runtime: students get it).
 
 A graded cell's hidden tests call :func:`report` on the *outputs* of the student's code (on fixed inputs). The
 value travels out of the kernel as display data; the autograder (``python -m utils.grade``), in its own process,
@@ -13,7 +13,6 @@ Reported values must not depend on random state that a student's code may consum
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 
@@ -65,49 +64,3 @@ def report(
         return
     summary = f"[graded value {name!r}: shape {tuple(record['shape'])}]"
     display({MIME_TYPE: json.dumps(record), "text/plain": summary}, raw=True)
-
-
-def decode_value(record) -> np.ndarray:
-    """The array of a record (student-made: every field is checked). Raises ``ValueError`` if malformed."""
-    if not isinstance(record, dict):
-        raise ValueError("not a record")
-    shape, values = record.get("shape"), record.get("values")
-    if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise ValueError("malformed shape")
-    if not isinstance(values, list) or not all(isinstance(v, (int, float)) for v in values):
-        raise ValueError("malformed values")
-    if len(values) != math.prod(shape):
-        raise ValueError("values do not fill the shape")
-    return np.asarray(values, dtype=np.float64).reshape(shape)
-
-
-def compare_record(reference: dict, student: dict | None) -> str | None:
-    """None if the student's record matches the reference record, else the reason (no expected values in it).
-
-    The comparison settings come from the reference record only.
-    """
-    name = reference["name"]
-    if student is None:
-        return f"{name}: no value was reported (the cell stopped before it)"
-    try:
-        got = decode_value(student)
-    except ValueError as err:
-        return f"{name}: unreadable value ({err})"
-    expected = decode_value(reference)
-    if reference["compare"] == "at_most":
-        if got.size != 1 or not np.isfinite(got).all():
-            return f"{name}: not a finite number"
-        return None if got.item() <= reference["bound"] else f"{name}: above the required bound"
-    if reference["compare"] == "distribution":
-        from scipy.stats import ks_2samp
-
-        if got.size < 2 or not np.isfinite(got).all():
-            return f"{name}: not a usable sample"
-        pvalue = ks_2samp(got.ravel(), expected.ravel()).pvalue
-        return None if pvalue > reference["alpha"] else f"{name}: samples do not follow the expected law"
-    if got.shape != expected.shape:
-        return f"{name}: shape {got.shape} differs from the expected shape {expected.shape}"
-    if not np.allclose(got, expected, rtol=reference["rtol"], atol=reference["atol"], equal_nan=False):
-        error = np.nanmax(np.abs(got - expected)) if got.size else 0.0
-        return f"{name}: values differ from the expected ones (largest difference {error:.3g})"
-    return None
