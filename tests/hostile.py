@@ -53,6 +53,11 @@ MUTANTS = {
 }  # fmt: skip
 
 
+def unanswered(answer_id: str) -> str:
+    """The answer cell as the student version has it (the stub)."""
+    return authoring.source_text(next(c for c in STUDENT["cells"] if c["id"] == answer_id))
+
+
 def mutated(name: str) -> dict[str, str]:
     answer_id, _, old, new = MUTANTS[name]
     source = solved(answer_id)
@@ -259,3 +264,94 @@ def solution_hunt() -> str:
     """)
         + "raise RuntimeError('solution hunt found: ' + (', '.join(sorted(set(_found))) or 'nothing'))\n"
     )
+
+
+# ----------------------------------------------------------------------------- attacks on the sandbox (as root)
+def escape_attempts(root_secret: Path) -> str:
+    """Run as the student's kernel: unmount every mount (the old sandbox hid the solutions behind empty mounts),
+    remount ``/`` read-write, write into the course code, read the solutions and a file under ``/root``; raise
+    with a short account (counts and error names only)."""
+    return (
+        code(f"""
+        import ctypes as _ctypes, errno as _errno, os as _os, subprocess as _subprocess
+        _libc = _ctypes.CDLL(None, use_errno=True)
+        _mounts = [line.split()[1] for line in open("/proc/self/mounts")]
+        _unmounted = sum(_libc.umount2(m.encode(), 2) == 0 for m in reversed(_mounts))
+        _unmounted += _subprocess.run(["umount", "-a"], capture_output=True).returncode == 0
+        _MS_REMOUNT, _MS_BIND = 32, 4096
+        _remounted = sum(_libc.mount(b"none", p.encode(), None, _MS_REMOUNT | f, None) == 0
+                         for p in ("/", "/course/utils/config.py", "/course") for f in (0, _MS_BIND))
+        _outcome = [f"umount {{_unmounted}}", f"remount {{_remounted}}"]
+        for _label, _path in [("solutions", {str(REPO_ROOT / "solutions" / "hw0.ipynb")!r}),
+                              ("root", {str(root_secret)!r}), ("shadow", "/etc/shadow")]:
+            try:
+                open(_path).read()
+                _outcome.append("READ " + _label)
+            except OSError as _err:
+                _outcome.append(_label + " " + _errno.errorcode.get(_err.errno, "?"))
+        for _label, _path in [("course", "/course/utils/config.py"),
+                              ("repo", {str(REPO_ROOT / "utils" / "grade" / "pytest_plugin.py")!r})]:
+            try:
+                open(_path, "a").write("# pwned")
+                _outcome.append("WROTE " + _label)
+            except OSError as _err:
+                _outcome.append(_label + " " + _errno.errorcode.get(_err.errno, "?"))
+        _outcome.append("uid %d" % _os.getuid())
+    """)
+        + "raise RuntimeError('escape: ' + ', '.join(_outcome))\n"
+    )
+
+
+SWALLOW_EXCEPTIONS = code("""
+    get_ipython().set_custom_exc((BaseException,), lambda shell, etype, value, tb, tb_offset=None: None)
+""")
+
+REPORT_HUGE_INTEGER = code("""
+    from IPython.display import display as _display
+    def _huge(info):
+        _display({"application/vnd.gm-course.graded-value+json": '{"name": "x", "values": [' + "9" * 5000 + ']}',
+                  "text/plain": "huge"}, raw=True)
+    get_ipython().events.register("pre_run_cell", _huge)
+""")
+
+
+def with_huge_integer() -> str:
+    """Correct answers, with a 5,000-digit integer in the notebook's metadata (as JSON text)."""
+    nb = notebook_with({a: solved(a) for a in ANSWER_IDS})
+    nb["metadata"]["huge"] = 0
+    return json.dumps(nb).replace('"huge": 0', '"huge": ' + "1" * 5000)
+
+
+def truncated() -> str:
+    """Correct answers, the file cut off halfway (an interrupted download)."""
+    text = json.dumps(notebook_with({a: solved(a) for a in ANSWER_IDS}))
+    return text[: len(text) // 2]
+
+
+# A kernel that keeps the source of every cell it runs (IPython hooks see it, hidden tests included), then tries
+# to carry the hidden tests out through the text of an exception.
+KEEP_CELL_SOURCES = code("""
+    _seen_sources = []
+    get_ipython().events.register("pre_run_cell", lambda info: _seen_sources.append(info.raw_cell))
+""")
+RAISE_HIDDEN_TESTS = code("""
+    _hidden = [s.split("### BEGIN HIDDEN TESTS")[1] for s in _seen_sources if "### BEGIN HIDDEN TESTS" in s]
+    raise RuntimeError(" ".join(_hidden[0].split())[:2000])
+""")
+
+
+def exfiltration() -> dict:
+    """Correct answers, except that q2-code raises the hidden tests of q1 that it saw run."""
+    answers = {a: solved(a) for a in ANSWER_IDS}
+    answers["q1-code"] = KEEP_CELL_SOURCES + answers["q1-code"]
+    answers["q2-code"] = RAISE_HIDDEN_TESTS + answers["q2-code"]
+    return notebook_with(answers)
+
+
+def hidden_lines(solution: dict = SOLUTION, shortest: int = 16) -> list[str]:
+    """Every stripped line of every hidden-test block of ``solution`` that is at least ``shortest`` long."""
+    lines = []
+    for cell in solution["cells"]:
+        text = authoring.source_text(cell)
+        lines += authoring.block_lines(text, authoring.BEGIN_HIDDEN, authoring.END_HIDDEN)
+    return [line.strip() for line in lines if len(line.strip()) >= shortest]

@@ -1,23 +1,30 @@
 """The autograder end to end on HW0: one batch of correct, blank, wrong, tampering and hostile submissions.
 
-The batch runs once (about two minutes on two cores); each test reads its rows. Tests about what the sandbox
-prevents need bubblewrap and skip, saying so, where it is unavailable.
+The batch runs once (about two minutes on two cores); each test reads its rows. It runs as whatever user runs
+the tests — root in CI, so the sandbox is tested against a root grader. Tests about what the sandbox prevents
+need bubblewrap and skip, saying so, where it is unavailable (the batch then runs with ``sandbox=False``).
 """
 
+import csv
 import hashlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests import hostile
-from utils import grade, sandbox
+from utils import grade
 from utils.config import REPO_ROOT
+from utils.grade import sandbox
 
 CELL_TIMEOUT = 10
+SANDBOX = sandbox.unavailable_reason() is None
 MUTANT_Q1_SCORE = sum(hostile.POINTS.values()) - hostile.POINTS["q1"]
 
 
@@ -39,6 +46,8 @@ def batch(tmp_path_factory):
     in_repo = REPO_ROOT / "data" / f"sandbox-sentinel-{uuid.uuid4().hex[:8]}.txt"
     in_repo.write_text("keep me too")
     evil = REPO_ROOT / "data" / f"evil-{uuid.uuid4().hex[:8]}.txt"
+    root_secret = Path.home() / f"gm-sandbox-secret-{uuid.uuid4().hex[:8]}.txt"  # /root when run as root
+    root_secret.write_text("a secret of the grader's user")
     answers = {a: hostile.solved(a) for a in hostile.ANSWER_IDS}
 
     cases = {
@@ -59,6 +68,14 @@ def batch(tmp_path_factory):
         "fork-loop": hostile.with_q1_prefix(hostile.FORK_LOOP),
         "file-attack": hostile.with_q1_suffix(hostile.file_attack([outside, in_repo], evil)),
         "solution-hunt": hostile.with_q1_suffix(hostile.solution_hunt()),
+        "escape": hostile.with_q1_suffix(hostile.escape_attempts(root_secret)),
+        "swallow-exceptions-blank": hostile.notebook_with(
+            {"q1-code": hostile.SWALLOW_EXCEPTIONS + hostile.unanswered("q1-code")}
+        ),
+        "exfiltrate-hidden-tests": hostile.exfiltration(),
+        "report-huge-integer": hostile.with_q1_prefix(hostile.REPORT_HUGE_INTEGER, answer="q3-code"),
+        "huge-integer-in-file": hostile.with_huge_integer(),
+        "truncated-json": hostile.truncated(),
         "malformed-json": '{"cells": [',
         "not-a-notebook": '["a", "list"]',
     }
@@ -68,8 +85,9 @@ def batch(tmp_path_factory):
     paths.append(binary)
 
     before = tracked_files_digest()
-    settings = grade.Settings(cell_timeout=CELL_TIMEOUT, timeout=180, jobs=2)
-    rows = grade.grade("hw0", paths, settings)
+    settings = grade.Settings(cell_timeout=CELL_TIMEOUT, timeout=180, jobs=2, sandbox=SANDBOX)
+    finished = []
+    rows = grade.grade("hw0", paths, settings, on_row=finished.append)
     after = tracked_files_digest()
     result = {
         "rows": {Path(r.submission).stem: r for r in rows},
@@ -80,19 +98,22 @@ def batch(tmp_path_factory):
         "in_repo": in_repo,
         "evil": evil,
         "stray": sandbox.kill_marked_any(),
+        "finished": finished,
     }
     yield result
-    in_repo.unlink(missing_ok=True)
-    evil.unlink(missing_ok=True)
+    for path in (in_repo, evil, root_secret):
+        path.unlink(missing_ok=True)
 
 
 def needs_bubblewrap():
-    if not sandbox.bubblewrap_works():
-        pytest.skip("bubblewrap is not available here: the grader runs without a filesystem sandbox")
+    if not SANDBOX:
+        pytest.skip(f"no sandbox here ({sandbox.unavailable_reason()}): the batch ran with --no-sandbox")
 
 
 def test_every_submission_gets_a_row_in_order(batch):
     assert batch["order"] == batch["names"]
+    assert sorted(r.submission for r in batch["finished"]) == sorted(r.submission for r in batch["rows"].values())
+    assert all(r.isolation.startswith("bubblewrap" if SANDBOX else "NONE") for r in batch["rows"].values())
 
 
 def test_solution_scores_full_marks_and_blank_scores_zero(batch):
@@ -159,9 +180,40 @@ def test_no_process_of_any_run_survives(batch):
 
 
 def test_unreadable_files_get_a_row(batch):
-    for name in ("malformed-json", "not-a-notebook", "binary"):
+    for name in ("malformed-json", "truncated-json", "not-a-notebook", "binary"):
         row = batch["rows"][name]
         assert row.status == "unreadable" and row.score == 0 and row.note
+
+
+def test_a_huge_integer_sinks_neither_the_batch_nor_the_submission(batch):
+    assert batch["rows"]["huge-integer-in-file"].score == 10  # in the file: kept as text, graded in full
+    row = batch["rows"]["report-huge-integer"]  # displayed as a graded value from every cell after q3-code
+    assert row.status == "graded" and row.points["q1"] == 3 and row.points["q2"] == 3 and row.points["q3"] == 0
+    assert "could not be read" in row.reasons["q3"][0]
+
+
+def test_swallowed_exceptions_score_nothing(batch):
+    row = batch["rows"]["swallow-exceptions-blank"]
+    assert row.status == "graded" and row.score == 0, row.reasons
+    assert all(reasons for reasons in row.reasons.values())
+
+
+def test_reports_never_carry_hidden_tests_out(batch):
+    row = batch["rows"]["exfiltrate-hidden-tests"]
+    assert row.points == {"q1": 3, "q2": 0, "q3": 4}
+    assert "answer cell q2-code: RuntimeError: (message withheld" in row.note, row.note
+    everything = json.dumps([vars(r) for r in batch["rows"].values()])
+    assert hostile.hidden_lines() and not [line for line in hostile.hidden_lines() if line in everything]
+
+
+def test_no_sandbox_escape_as_root(batch):
+    needs_bubblewrap()
+    row = batch["rows"]["escape"]
+    account = row.note.split("RuntimeError: escape: ")[1]
+    assert "umount 0, remount 0" in account, account
+    assert "solutions ENOENT" in account and "root ENOENT" in account and "shadow ENOENT" in account, account
+    assert "course EROFS" in account and "repo ENOENT" in account and "uid 65534" in account, account
+    assert row.points["q1"] == 3 and batch["unchanged"]
 
 
 def test_nothing_outside_the_work_dir_changes(batch):
@@ -184,11 +236,11 @@ def test_command_line_writes_csv_and_json_and_exits_zero(tmp_path):
     broken = hostile.write(tmp_path / "broken.ipynb", "{")
     out, report = tmp_path / "grades.csv", tmp_path / "grades.json"
     command = [sys.executable, "-m", "utils.grade", "hw0", str(blank), str(broken), "--out", str(out),
-               "--json", str(report), "--cell-timeout", "30"]  # fmt: skip
+               "--json", str(report), "--cell-timeout", "30", *([] if SANDBOX else ["--no-sandbox"])]  # fmt: skip
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     lines = out.read_text().splitlines()
-    assert lines[0] == "submission,status,score,max_score,q1,q2,q3,note"
+    assert lines[0] == "submission,status,score,max_score,q1,q2,q3,note,isolation"
     assert lines[1].startswith(f"{blank},graded,0,10,0,0,0,") and f"{broken},unreadable,0,10" in lines[2]
     reasons = json.loads(report.read_text())[0]["reasons"]
     assert set(reasons) == {"q1", "q2", "q3"} and reasons["q1"][0].startswith("NotImplementedError")
@@ -197,3 +249,55 @@ def test_command_line_writes_csv_and_json_and_exits_zero(tmp_path):
 def test_instructor_errors_exit_non_zero(tmp_path):
     assert grade.main(["hw9", str(tmp_path / "x.ipynb")]) == 2
     assert grade.main(["hw0"]) == 2
+
+
+def test_a_graded_cell_without_report_is_refused(tmp_path, capsys):
+    solution = json.loads(json.dumps(hostile.SOLUTION))
+    q1 = next(c for c in solution["cells"] if c["id"] == "q1")
+    q1["source"] = "\n".join(line for line in hostile.authoring.source_text(q1).split("\n") if "report(" not in line)
+    path = hostile.write(tmp_path / "no-report.ipynb", solution)
+    blank = hostile.write(tmp_path / "blank.ipynb", hostile.STUDENT)
+    assert grade.main([str(path), str(blank), "--out", str(tmp_path / "g.csv"), "--no-sandbox"]) == 2
+    assert "must hand at least one value to the grader with report(...)" in capsys.readouterr().err
+
+
+def test_without_the_sandbox_it_refuses_unless_told(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "bubblewrap is not installed")
+    blank = hostile.write(tmp_path / "blank.ipynb", hostile.STUDENT)
+    out = tmp_path / "grades.csv"
+    assert grade.main(["hw0", str(blank), "--out", str(out)]) == 2
+    assert "refusing to grade without the sandbox" in capsys.readouterr().err and not out.exists()
+    assert grade.main(["hw0", str(blank), "--out", str(out), "--no-sandbox", "--cell-timeout", "30"]) == 0
+    (row,) = csv.DictReader(out.open())
+    assert row["status"] == "graded" and row["isolation"].startswith("NONE (--no-sandbox)")
+    assert "WARNING: graded without the sandbox" in capsys.readouterr().err
+
+
+def csv_rows(path: Path) -> list[dict]:
+    return list(csv.DictReader(path.open())) if path.exists() else []
+
+
+def test_an_interrupted_batch_keeps_its_rows_and_resumes(tmp_path):
+    answers = {a: hostile.solved(a) for a in hostile.ANSWER_IDS}
+    paths = [hostile.write(tmp_path / f"student{i}.ipynb", hostile.notebook_with(answers)) for i in range(4)]
+    out, report = tmp_path / "grades.csv", tmp_path / "grades.json"
+    command = [sys.executable, "-m", "utils.grade", "hw0", *map(str, paths), "--out", str(out), "--json",
+               str(report), *([] if SANDBOX else ["--no-sandbox"])]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while len(csv_rows(out)) < 2 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)  # no chance to clean up: a crash, an OOM kill
+    process.wait()
+    kept = csv_rows(out)
+    assert 2 <= len(kept) < 4 and all(r["score"] == "10" for r in kept)
+    assert len(json.loads(report.read_text())) == len(kept)  # the JSON report is whole, not cut off
+    time.sleep(1)
+    assert sandbox.kill_marked_any() == 0  # the runs died with the grader
+
+    done = subprocess.run([*command, "--resume"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming: {len(kept)} submissions already graded, {4 - len(kept)} to go" in done.stdout
+    final = csv_rows(out)
+    assert [r["submission"] for r in final] == list(map(str, paths)) and all(r["score"] == "10" for r in final)
+    assert [r["submission"] for r in json.loads(report.read_text())] == list(map(str, paths))

@@ -6,6 +6,8 @@ import shutil
 import pytest
 
 from utils import release
+from utils.authoring import BEGIN_HIDDEN, AuthoringError, build_student_notebook, source_text
+from utils.colab import dump_notebook
 from utils.config import REPO_ROOT
 
 
@@ -21,15 +23,16 @@ def notebook(*cells):
 
 
 ANSWER = "def f(x):\n    # doc\n    ### BEGIN SOLUTION\n    return x + 42\n    ### END SOLUTION\n"
-GRADED = "assert f(1) == 43\n### BEGIN HIDDEN TESTS\nassert f(-42) == 0\n### END HIDDEN TESTS\nprint('ok')"
+ONE_POINT = {"id": "g", "kind": "graded", "points": 1}
+GRADED = "assert f(1) == 43\n### BEGIN HIDDEN TESTS\nreport('f(-42)', f(-42))\n### END HIDDEN TESTS\nprint('ok')"
 
 
 def test_answer_cells_are_stubbed_with_their_indentation():
     nb = notebook(
         cell(ANSWER, "a", {"id": "a", "kind": "answer"}), cell(GRADED, "g", {"id": "g", "kind": "graded", "points": 2})
     )
-    student = release.build_student_notebook(nb)
-    answer, graded = (release.source_text(c) for c in student["cells"])
+    student = build_student_notebook(nb)
+    answer, graded = (source_text(c) for c in student["cells"])
     assert answer == "def f(x):\n    # doc\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
     assert graded == "assert f(1) == 43\nprint('ok')"
     assert "42" not in answer and "-42" not in graded and "HIDDEN" not in graded
@@ -40,15 +43,16 @@ def test_answer_cells_are_stubbed_with_their_indentation():
 
 def test_markdown_answers_are_stubbed():
     md = cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "m", {"id": "m", "kind": "answer"}, "markdown")
-    student = release.build_student_notebook(notebook(md))
-    assert release.source_text(student["cells"][0]) == "Why?\nYOUR ANSWER HERE"
+    student = build_student_notebook(notebook(md))
+    assert source_text(student["cells"][0]) == "Why?\nYOUR ANSWER HERE"
 
 
 @pytest.mark.parametrize(
     "bad, message",
     [
         (cell("x = 1\n### BEGIN SOLUTION\ny = 2\n", "a", {"id": "a", "kind": "answer"}), "without"),
-        (cell("x = 1\n### END HIDDEN TESTS\n", "g", {"id": "g", "kind": "graded", "points": 1}), "without"),
+        (cell("### BEGIN HIDDEN TESTS\nreport('x', 1)\n", "g", ONE_POINT), "without"),
+        (cell("x = 1\n### BEGIN HIDDEN TESTS\nassert x\n### END HIDDEN TESTS", "g", ONE_POINT), "report"),
         (cell(ANSWER, "other", {"id": "a", "kind": "answer"}), "cell id must equal"),
         (cell(GRADED, "g", {"id": "g", "kind": "graded"}), "positive points"),
         (cell(GRADED, "g", {"id": "g", "kind": "graded", "points": True}), "positive points"),
@@ -58,14 +62,14 @@ def test_markdown_answers_are_stubbed():
     ],
 )
 def test_authoring_errors_are_reported(bad, message):
-    with pytest.raises(release.AuthoringError, match=message):
-        release.build_student_notebook(notebook(bad))
+    with pytest.raises(AuthoringError, match=message):
+        build_student_notebook(notebook(bad))
 
 
 def test_duplicate_grader_ids_are_reported():
     a = cell(ANSWER, "a", {"id": "a", "kind": "answer"})
-    with pytest.raises(release.AuthoringError, match="duplicate"):
-        release.build_student_notebook(notebook(a, a))
+    with pytest.raises(AuthoringError, match="duplicate"):
+        build_student_notebook(notebook(a, a))
 
 
 def test_committed_student_versions_are_current():
@@ -76,17 +80,17 @@ def test_committed_student_versions_are_current():
 def test_every_solution_builds_a_clean_student_version():
     for path in sorted((REPO_ROOT / "solutions").glob("hw*.ipynb")):
         solution = json.loads(path.read_text())
-        student = release.build_student_notebook(solution, path.name)
+        student = build_student_notebook(solution, path.name)
         text = json.dumps(student)
         assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
         graded = [c for c in solution["cells"] if c["metadata"].get("grader", {}).get("kind") == "graded"]
         answers = [c for c in student["cells"] if c["metadata"].get("grader", {}).get("kind") == "answer"]
         assert graded and answers
         code_answers = [c for c in answers if c["cell_type"] == "code"]
-        assert all("raise NotImplementedError()" in release.source_text(c) for c in code_answers)
+        assert all("raise NotImplementedError()" in source_text(c) for c in code_answers)
         # Pure function: two builds are byte-identical.
-        rebuilt = release.build_student_notebook(solution, path.name)
-        assert release.dump_notebook(student) == release.dump_notebook(rebuilt)
+        rebuilt = build_student_notebook(solution, path.name)
+        assert dump_notebook(student) == dump_notebook(rebuilt)
 
 
 def test_hw0_has_three_graded_cells_with_points():
@@ -97,7 +101,7 @@ def test_hw0_has_three_graded_cells_with_points():
         if c["metadata"].get("grader", {}).get("kind") == "graded"
     }
     assert len(graded) == 3 and all(p > 0 for p in graded.values())
-    assert all(release.BEGIN_HIDDEN in release.source_text(c) for c in solution["cells"] if c["id"] in graded)
+    assert all(BEGIN_HIDDEN in source_text(c) for c in solution["cells"] if c["id"] in graded)
 
 
 def test_editing_a_solution_makes_check_fail(tmp_path):

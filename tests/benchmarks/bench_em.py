@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
+from utils.authoring import source_text
 from utils.config import REPO_ROOT
-from utils.release import source_text
 
 ANSWERS = ("q2a-code", "q2b-code", "q2c-code", "q2e-code")
 

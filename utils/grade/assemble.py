@@ -1,11 +1,12 @@
 """Turn a submitted notebook into the notebook the autograder runs (in the grader's process).
 
-The submitted file is untrusted: it may be malformed JSON (or JSON that Python's parser refuses, such as an
-integer of more than 4,300 digits), not a notebook, an nbformat 4.0 file without cell ids (Colab's default), or
-have cells duplicated, deleted or edited. We read the raw JSON ourselves (nbformat would silently rename
-duplicate ids and invent missing ones), take only the *answer* cells from it, and put them into the canonical
-solution notebook, whose every other cell — graded cells with their hidden tests included — is the instructor's.
-NBVAL markers in answers are removed, so a student cannot skip or excuse a cell.
+The submitted file is untrusted: it may be malformed JSON, hold integers of more than 4,300 digits (which
+Python's parser refuses: we keep them as text, so a stray one costs nothing), not be a notebook, be an nbformat
+4.0 file without cell ids (Colab's default), or have cells duplicated, deleted or edited. We read the raw JSON
+ourselves (nbformat would silently rename duplicate ids and invent missing ones), take only the *answer* cells
+from it, and put them into the canonical solution notebook, whose every other cell — graded cells with their
+hidden tests included — is the instructor's. NBVAL markers in answers are removed, so a student cannot skip or
+excuse a cell.
 
 Every graded cell gets one last line of the grader's own: a ``report`` of a number drawn afresh for each run.
 The grader accepts the cell only if that number comes back, so a cell that stopped early — say at an exception
@@ -48,13 +49,18 @@ class Assembled:
     finish_token: int
 
 
+def _parse_int(digits: str) -> int | str:
+    """JSON integers too long for Python's parser (over 4,300 digits) stay text: no notebook field we read is one."""
+    return int(digits) if len(digits) <= 4000 else digits
+
+
 def read_submission(path: Path) -> dict:
     """The submission's raw JSON as a dict with a list of cells; raises :class:`UnreadableSubmission`."""
     try:
         size = path.stat().st_size
         if size > MAX_SUBMISSION_BYTES:
             raise UnreadableSubmission(f"file is {size / 2**20:.0f} MiB; at most {MAX_SUBMISSION_BYTES // 2**20} MiB")
-        notebook = json.loads(path.read_bytes().decode("utf-8"))
+        notebook = json.loads(path.read_bytes().decode("utf-8"), parse_int=_parse_int)
     except UnreadableSubmission:
         raise
     except (OSError, ValueError, RecursionError, MemoryError) as err:  # ValueError: bad JSON, UTF-8, huge ints

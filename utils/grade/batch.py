@@ -15,11 +15,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from ..authoring import ANSWER, GRADED, AuthoringError, grader_entry, graded_points, validate_solution
+from ..authoring import ANSWER, GRADED, AuthoringError, graded_points, grader_entry, validate_solution
 from ..config import REPO_ROOT
 from . import sandbox
 from .assemble import FINISHED, UnreadableSubmission, assemble, find_answers, read_submission, solution_answers
-from .records import PASSED, GradedValue, Row, Settings
+from .records import PASSED, TIMEOUT, GradedValue, Row, Settings
 from .runner import ISOLATED, UNISOLATED, execute
 from .scoring import check_graded_cell, describe, secrets_of
 
@@ -123,7 +123,7 @@ class Assignment:
         if execution.timed_out:
             status = "timeout"
             notes.append(f"stopped after the {self.settings.timeout:g} s limit per submission")
-        elif any(r.after_timeout for r in execution.cells.values()):
+        elif any(r.error is not None and r.error.kind == TIMEOUT for r in execution.cells.values()):
             notes.append(f"a cell exceeded the {self.settings.cell_timeout:g} s cell limit")
         if len(execution.cells) < len(self.cells) and not execution.timed_out:
             notes.append("the kernel stopped before the last cell")
@@ -131,15 +131,20 @@ class Assignment:
                    "; ".join(notes), round(execution.seconds, 2), self.isolation)  # fmt: skip
 
 
-def grade(
-    assignment: str, submissions: list[Path], settings: Settings, on_row: Callable[[Row], None] | None = None
-) -> list[Row]:
-    """Grade ``submissions`` (rows in their order); ``on_row`` sees each row as soon as it is done."""
+def require_sandbox(settings: Settings) -> None:
+    """Raise :class:`InstructorError` if the sandbox is asked for and does not work here."""
     if settings.sandbox and (reason := sandbox.unavailable_reason()):
         raise InstructorError(
             f"refusing to grade without the sandbox: {reason}. The kernel would see the solutions and every file "
             "of this machine. Fix that, or pass --no-sandbox to grade anyway (every row is then marked)."
         )
+
+
+def grade(
+    assignment: str, submissions: list[Path], settings: Settings, on_row: Callable[[Row], None] | None = None
+) -> list[Row]:
+    """Grade ``submissions`` (rows in their order); ``on_row`` sees each row as soon as it is done."""
+    require_sandbox(settings)
     task = Assignment(assignment, settings)
     rows: dict[int, Row] = {}
     with ThreadPoolExecutor(max_workers=settings.jobs) as pool:  # each job's work is a subprocess

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..authoring import graded_points
 from . import sandbox
-from .batch import InstructorError, grade, resolve_assignment
+from .batch import InstructorError, grade, require_sandbox, resolve_assignment
 from .records import Settings
 from .reports import Reports
 
@@ -39,14 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=float, default=120.0, help="seconds per cell (default 120)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per submission (default 600)")
     parser.add_argument("--full", action="store_true", help="full size instead of smoke mode (use a GPU)")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="grade without isolating the kernel (unsafe: it can read the solutions); rows say so")
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without isolating the kernel (unsafe: it can read the solutions); rows say so",
+    )
     args = parser.parse_args(argv)
     if not args.submissions:
         print("error: no submission files given", file=sys.stderr)
         return 2
     settings = Settings(args.cell_timeout, args.timeout, args.full, max(1, args.jobs), not args.no_sandbox)
     try:
+        require_sandbox(settings)
         graded_ids = list(graded_points(json.loads(resolve_assignment(args.assignment).read_text(encoding="utf-8"))))
         reports = Reports(args.out, args.json, graded_ids, resume=args.resume)
     except (InstructorError, ValueError, OSError) as err:

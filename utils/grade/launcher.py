@@ -14,7 +14,6 @@ import signal
 import sys
 from pathlib import Path
 
-
 PR_SET_PDEATHSIG = 1
 
 

@@ -11,12 +11,22 @@ from __future__ import annotations
 import json
 import os
 import re
+from queue import Empty
 
 import pytest
 
 from ..graded import MIME_TYPE
 from .records import (
-    EXCEPTION, FAILED, KERNEL_DIED, PASSED, SWALLOWED, TIMEOUT, UNKNOWN, CellError, CellResult, GradedValue,
+    EXCEPTION,
+    FAILED,
+    KERNEL_DIED,
+    PASSED,
+    SWALLOWED,
+    TIMEOUT,
+    UNKNOWN,
+    CellError,
+    CellResult,
+    GradedValue,
     printable,
 )  # fmt: skip
 
@@ -37,14 +47,20 @@ def pytest_configure(config):
 
 
 def _record_reply_status():
-    """Keep the status of each cell's ``execute_reply`` ("ok" or "error") on the kernel object. nbval ignores
-    it, but a kernel whose exceptions a student's handler swallows still replies "error"."""
+    """Keep the status of each cell's ``execute_reply`` ("ok" or "error") on the kernel object — nbval ignores it,
+    but a kernel whose exceptions a student's handler swallows still replies "error" — and, when no reply came in
+    time, whether the kernel was still alive."""
     from nbval.kernel import RunningKernel
 
     original = RunningKernel.get_message
 
     def get_message(self, stream, timeout=None):
-        message = original(self, stream, timeout)
+        try:
+            message = original(self, stream, timeout)
+        except Empty:
+            if stream == "shell":  # nbval waited in vain for the reply: was the kernel still there?
+                self.gm_alive_at_timeout = self.is_alive()
+            raise
         if stream == "shell" and message.get("msg_type") == "execute_reply":
             self.gm_reply_status = message.get("content", {}).get("status")
         return message
@@ -77,12 +93,16 @@ def _cell_line(output: dict) -> int | None:
 def _error(item, call, reply_status) -> CellError:
     kernel = getattr(item.parent, "kernel", None)
     output = _error_output(item)
-    timed_out = bool(getattr(item.parent, "timed_out", False))
-    if output is not None and not (timed_out and output.get("ename") == "KeyboardInterrupt"):
+    timed_out = bool(getattr(item.parent, "timed_out", False))  # stays up once any cell has timed out
+    if output is not None:
+        if timed_out and output.get("ename") == "KeyboardInterrupt":  # nbval interrupted the cell
+            return CellError(TIMEOUT)
         first = str(output.get("evalue", "")).strip().split("\n")[0]
         return CellError(EXCEPTION, printable(str(output.get("ename", "")), 100), printable(first, MAX_TEXT),
                          _cell_line(output))  # fmt: skip
-    if timed_out:
+    if getattr(kernel, "gm_alive_at_timeout", True) is False:
+        return CellError(KERNEL_DIED)  # no reply because there was no kernel any more
+    if timed_out and not getattr(item, "gm_timed_out_before", False):
         return CellError(TIMEOUT)
     if kernel is None or not kernel.is_alive():
         return CellError(KERNEL_DIED)
@@ -110,10 +130,11 @@ def _values(item) -> tuple[list[GradedValue], int]:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item):
+def pytest_runtest_call(item):
     kernel = getattr(getattr(item, "parent", None), "kernel", None)
     if kernel is not None:
-        kernel.gm_reply_status = None
+        kernel.gm_reply_status, kernel.gm_alive_at_timeout = None, True
+    item.gm_timed_out_before = bool(getattr(getattr(item, "parent", None), "timed_out", False))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -137,4 +158,3 @@ def pytest_runtest_makereport(item, call):
             seconds=round(report.duration, 3),
         )
         _results.write(json.dumps(result.to_json()) + "\n")
-

@@ -85,7 +85,8 @@ def kernelspec(settings: Settings, scratch: Path, marker: str) -> dict:
     if data_root().is_dir():
         readonly[str(data_root())] = data_root()
     argv = sandbox.kernel_command(launch, scratch / "work", readonly, env, gpu=settings.full)
-    return {"argv": argv, "display_name": "grading sandbox", "language": "python"}
+    # A signal would reach bubblewrap, not the kernel: interrupt with a message, which ipykernel turns into SIGINT.
+    return {"argv": argv, "display_name": "grading sandbox", "language": "python", "interrupt_mode": "message"}
 
 
 def execute(notebook: dict, settings: Settings) -> Execution:

@@ -90,6 +90,15 @@ def _gpu_binds() -> list[str]:
     return args
 
 
+@functools.cache
+def _supports(option: str) -> bool:
+    """Whether this bubblewrap knows ``option`` (``--disable-userns`` came with 0.8)."""
+    try:
+        return option in subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def kernel_command(
     argv: list[str], work: Path, readonly: dict[str, Path], env: dict[str, str], gpu: bool = False
 ) -> list[str]:
@@ -97,9 +106,11 @@ def kernel_command(
     folders, bound read-only); ``work`` appears writable at ``WORK_DIR``; ``env`` is the whole environment;
     ``gpu`` adds NVIDIA's devices."""
     cmd = ["bwrap", "--unshare-user", "--uid", str(KERNEL_UID), "--gid", str(KERNEL_GID), "--cap-drop", "ALL",
-           "--disable-userns", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-           "--die-with-parent", "--new-session", "--hostname", "grading",
-           "--tmpfs", "/", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]  # fmt: skip
+           "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
+           "--new-session", "--hostname", "grading"]  # fmt: skip
+    if _supports("--disable-userns"):  # no nested user namespace, where the kernel would get capabilities back
+        cmd.append("--disable-userns")
+    cmd += ["--tmpfs", "/", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     if gpu:
         cmd += _gpu_binds()
     for inside, outside in sorted(readonly.items()):

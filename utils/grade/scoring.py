@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..authoring import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, block_lines, hidden_line_numbers
-from ..authoring import source_text
+from ..authoring import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    block_lines,
+    hidden_line_numbers,
+    source_text,
+)
 from .assemble import FINISHED
 from .records import EXCEPTION, KERNEL_DIED, PASSED, SWALLOWED, TIMEOUT, CellError, CellResult, GradedValue
 
