@@ -17,10 +17,13 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
-    """Be killed when the grader dies (a killed batch leaves no run behind); kept across exec."""
+def die_with_parent(parent: int | None) -> None:
+    """Be killed when the grader (process ``parent``) dies, so that a killed batch leaves no run behind; the
+    setting is kept across exec. If the grader died before we got here, stop now."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:
+        sys.exit(1)
 
 
 def apply_limits(memory_bytes: int | None, file_bytes: int, processes: int, cgroup: Path | None) -> None:
@@ -42,10 +45,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--file-bytes", type=int, required=True)
     parser.add_argument("--processes", type=int, required=True)
     parser.add_argument("--cgroup", type=Path)
+    parser.add_argument("--parent", type=int, help="the grader's process id")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    die_with_parent()
+    die_with_parent(args.parent)
     apply_limits(args.memory_bytes, args.file_bytes, args.processes, args.cgroup)
     os.execvp(command[0], command)
 

@@ -129,7 +129,7 @@ def run_command(argv: list[str]) -> list[str]:
 def launcher_command(argv: list[str], limits: Limits, cgroup: Path | None) -> list[str]:
     """``argv`` started by :mod:`.launcher` under ``limits`` (and inside ``cgroup``, if any)."""
     cmd = [sys.executable, "-m", "utils.grade.launcher", "--file-bytes", str(limits.file_bytes),
-           "--processes", str(limits.processes)]  # fmt: skip
+           "--processes", str(limits.processes), "--parent", str(os.getpid())]  # fmt: skip
     if limits.memory_bytes is not None:
         cmd += ["--memory-bytes", str(limits.memory_bytes)]
     if cgroup is not None:
@@ -182,22 +182,31 @@ def pids_cgroup(limit: int) -> Path | None:
     return None
 
 
-def kill_marked(marker: str | None) -> int:
-    """SIGKILL every process whose environment holds ``GM_SANDBOX_RUN=marker`` (any marker if None); return
-    how many there were."""
+def marked_processes(marker: str | None) -> list[int]:
+    """Process ids whose environment holds ``GM_SANDBOX_RUN=marker`` (any marker if None)."""
     needle = f"{MARKER_VARIABLE}={marker or ''}".encode()
-    killed = 0
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             variables = (entry / "environ").read_bytes().split(b"\0")
-            if any(v == needle or (marker is None and v.startswith(needle)) for v in variables):
-                os.kill(int(entry.name), signal.SIGKILL)
-                killed += 1
-        except (OSError, ValueError):
+        except OSError:
             continue
-    return killed
+        if any(v == needle or (marker is None and v.startswith(needle)) for v in variables):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_marked(marker: str | None) -> int:
+    """SIGKILL every process marked with ``marker`` (any marker if None); return how many there were."""
+    found = marked_processes(marker)
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return len(found)
 
 
 def kill_marked_any() -> int:

@@ -87,7 +87,7 @@ def describe(result: CellResult, cell: dict, secrets: str, graded: bool) -> str:
     elif error.kind == KERNEL_DIED:
         text = "the kernel died or stopped responding (os._exit, a crash, memory exhausted, or an endless loop)"
     elif error.kind == SWALLOWED:
-        text = "raised an exception that a handler installed by the submission hid: counted as failed"
+        text = "failed without showing an error (a handler installed by the submission may have hidden it)"
     elif error.kind == EXCEPTION:
         text = student_message(error, secrets)
         lines = source_text(cell).split("\n")
