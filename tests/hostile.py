@@ -36,21 +36,93 @@ ANSWER_IDS = answer_ids(SOLUTION)
 POINTS = {c["id"]: c["metadata"]["grader"]["points"] for c in SOLUTION["cells"]
           if c["metadata"].get("grader", {}).get("kind") == "graded"}  # fmt: skip
 
-# Subtly wrong answers: right shapes and types, wrong values. (answer cell, graded cell it costs, old, new)
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).strip("\n") + "\n"
+
+
+# Plausible mistakes: right shapes and types, wrong values. name -> (answer cell, graded cell it must cost,
+# [(text of the solution, its replacement), ...]). At least three per answer cell.
 MUTANTS = {
-    "q1-missing-factor-2": ("q1-code", "q1", "- 2 * X @ Y.T", "- X @ Y.T"),
+    "q1-missing-factor-2": ("q1-code", "q1", [("- 2 * X @ Y.T", "- X @ Y.T")]),
+    "q1-no-clamp": ("q1-code", "q1", [(".clamp_min(0)  # (N, M)", "  # (N, M)")]),
+    "q1-norms-over-wrong-axis": (
+        "q1-code", "q1", [("(Y**2).sum(dim=1, keepdim=True).T", "(Y**2).sum(dim=0, keepdim=True)")]
+    ),
     "q2-forward-difference": (
         "q2-code", "q2",
-        "flat_x[i] = original - eps\n            f_minus", "flat_x[i] = original\n            f_minus",
+        [("flat_x[i] = original - eps\n            f_minus", "flat_x[i] = original\n            f_minus")],
     ),
-    "q2-forward-difference-denominator": ("q2-code", "q2", "/ (2 * eps)", "/ (2 * eps) * (1 + 1e-4)"),
-    "q3-l2-without-half": ("q3-code", "q3", "0.5 * l2 * (w**2).sum()", "l2 * (w**2).sum()"),
+    "q2-forward-difference-denominator": ("q2-code", "q2", [("/ (2 * eps)", "/ (2 * eps) * (1 + 1e-4)")]),
+    "q2-autograd-changes-its-input": (
+        "q2-code", "q2", [("x = x.detach().clone().requires_grad_(True)", "x.requires_grad_(True)")]
+    ),
+    "q2-coordinate-not-restored": ("q2-code", "q2", [("            flat_x[i] = original\n", "")]),
+    "q2-ignores-eps": ("q2-code", "q2", [("flat_x[i] = original + eps", "flat_x[i] = original + 1e-6"),
+                                        ("flat_x[i] = original - eps", "flat_x[i] = original - 1e-6"),
+                                        ("/ (2 * eps)", "/ (2 * 1e-6)")]),
+    "q3-l2-without-half": ("q3-code", "q3", [("0.5 * l2 * (w**2).sum()", "l2 * (w**2).sum()")]),
     "q3-loss-after-step": (
         "q3-code", "q3",
-        "        losses.append(loss.item())\n        grad_w",
-        "        grad_w",
+        [("        losses.append(loss.item())\n        grad_w", "        grad_w"),
+         ("            b -= lr * grad_b\n",
+          "            b -= lr * grad_b\n        losses.append(logistic_loss(w, b, X, y, l2).item())\n")],
     ),
+    "q3-sum-not-mean": ("q3-code", "q3", [("(F.softplus(z) - y * z).mean()", "(F.softplus(z) - y * z).sum()")]),
+    "q3-unstable-softplus": ("q3-code", "q3", [("F.softplus(z)", "torch.log(1 + torch.exp(z))")]),
+    "q3-one-step-short": ("q3-code", "q3", [("for _ in range(num_steps):", "for _ in range(num_steps - 1):")]),
 }  # fmt: skip
+
+# Correct answers written differently from the solution: each must score full marks.
+VARIANTS = {
+    "q1-broadcast-differences": (
+        "q1-code",
+        code("""
+        def pairwise_sq_dists(X, Y):
+            return ((X[:, None, :] - Y[None, :, :]) ** 2).sum(-1)
+    """),
+    ),
+    "q2-backward-and-index-loop": (
+        "q2-code",
+        code("""
+        def autograd_grad(f, x):
+            leaf = x.detach().clone()
+            leaf.requires_grad = True
+            f(leaf).backward()
+            return leaf.grad
+
+        def finite_difference_grad(f, x, eps=1e-6):
+            grad = torch.empty_like(x)
+            with torch.no_grad():
+                for index in torch.cartesian_prod(*[torch.arange(n) for n in x.shape]).reshape(-1, x.dim()):
+                    step = torch.zeros_like(x)
+                    step[tuple(index)] = eps
+                    grad[tuple(index)] = (f(x + step) - f(x - step)) / (2 * eps)
+            return grad
+    """),
+    ),
+    "q3-bce-and-backward": (
+        "q3-code",
+        code("""
+        def logistic_loss(w, b, X, y, l2):
+            return F.binary_cross_entropy_with_logits(X @ w + b, y) + l2 / 2 * w.dot(w)
+
+        def fit_logistic_regression(X, y, l2, lr, num_steps):
+            w = torch.zeros(X.shape[1], dtype=X.dtype, requires_grad=True)
+            b = torch.zeros((), dtype=X.dtype, requires_grad=True)
+            losses = []
+            for step in range(num_steps):
+                loss = logistic_loss(w, b, X, y, l2)
+                loss.backward()
+                losses.append(float(loss))
+                with torch.no_grad():
+                    for parameter in (w, b):
+                        parameter -= lr * parameter.grad
+                        parameter.grad = None
+            return w.detach(), b.detach(), losses
+    """),
+    ),
+}
 
 
 def unanswered(answer_id: str) -> str:
@@ -58,16 +130,35 @@ def unanswered(answer_id: str) -> str:
     return authoring.source_text(next(c for c in STUDENT["cells"] if c["id"] == answer_id))
 
 
-def mutated(name: str) -> dict[str, str]:
-    answer_id, _, old, new = MUTANTS[name]
-    source = solved(answer_id)
-    assert old in source, f"mutant {name} does not apply"
-    answers = {a: solved(a) for a in ANSWER_IDS}
-    answers[answer_id] = source.replace(old, new, 1)
-    if name == "q3-loss-after-step":  # record the loss after each update instead of before it
-        after = "        losses.append(logistic_loss(w, b, X, y, l2).item())\n"
-        update = "            b -= lr * grad_b\n"
-        answers[answer_id] = answers[answer_id].replace(update, update + after)
+def mutated(name: str, answers: dict[str, str] | None = None) -> dict[str, str]:
+    """Correct answers (or ``answers``) with mutant ``name`` applied to its answer cell."""
+    answer_id, _, edits = MUTANTS[name]
+    answers = dict(answers or {a: solved(a) for a in ANSWER_IDS})
+    for old, new in edits:
+        assert old in answers[answer_id], f"mutant {name} does not apply"
+        answers[answer_id] = answers[answer_id].replace(old, new, 1)
+    return answers
+
+
+def mutant_packs(mutants: dict) -> dict[str, list[str]]:
+    """Mutants of different questions that can share one submission: the k-th mutant of every odd-numbered
+    graded question in one pack, of every even-numbered one in another. ``{pack name: [mutant names]}``."""
+    questions = list(dict.fromkeys(graded for _, graded, _ in mutants.values()))
+    by_question = {q: [n for n, (_, graded, _) in mutants.items() if graded == q] for q in questions}
+    packs = {}
+    for parity in (0, 1):
+        group = questions[parity::2]
+        for k in range(max((len(by_question[q]) for q in group), default=0)):
+            names = [by_question[q][k] for q in group if k < len(by_question[q])]
+            packs[f"pack-{'odd' if parity == 0 else 'even'}-{k}"] = names
+    return packs
+
+
+def packed(names: list[str], base_answers: dict[str, str] | None = None) -> dict[str, str]:
+    """Answers with every mutant in ``names`` applied (each to its own answer cell)."""
+    answers = base_answers
+    for name in names:
+        answers = mutated(name, answers)
     return answers
 
 
@@ -83,10 +174,6 @@ def notebook_with(answers: dict[str, str], base: dict = STUDENT) -> dict:
 def write(path: Path, notebook) -> Path:
     path.write_text(notebook if isinstance(notebook, str) else json.dumps(notebook), encoding="utf-8")
     return path
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).strip("\n") + "\n"
 
 
 # Tampering that a student might put at the top of an answer cell, each with the q1 mutant below it.

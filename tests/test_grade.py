@@ -26,6 +26,7 @@ from utils.grade import sandbox
 CELL_TIMEOUT = 10
 SANDBOX = sandbox.unavailable_reason() is None
 MUTANT_Q1_SCORE = sum(hostile.POINTS.values()) - hostile.POINTS["q1"]
+PACKS = hostile.mutant_packs(hostile.MUTANTS)
 
 
 def tracked_files_digest() -> str:
@@ -53,7 +54,11 @@ def batch(tmp_path_factory):
     cases = {
         "solution": hostile.notebook_with(answers),
         "blank": hostile.STUDENT,
-        **{f"mutant-{name}": hostile.notebook_with(hostile.mutated(name)) for name in hostile.MUTANTS},
+        **{pack: hostile.notebook_with(hostile.packed(names)) for pack, names in PACKS.items()},
+        **{
+            f"variant-{name}": hostile.notebook_with({**answers, cell: text})
+            for name, (cell, text) in hostile.VARIANTS.items()
+        },
         **{f"tamper-{kind}": hostile.tampered(kind) for kind in hostile.TAMPERING},
         "tamper-graded-cell-edited": hostile.graded_cell_edited(),
         "tamper-graded-cell-deleted": hostile.graded_cell_deleted(),
@@ -125,13 +130,29 @@ def test_solution_scores_full_marks_and_blank_scores_zero(batch):
     assert "at line" in blank.reasons["q1"][0] and "hidden" not in blank.reasons["q1"][0]
 
 
+def test_every_answer_cell_has_three_plausible_mistakes():
+    for answer_id in hostile.ANSWER_IDS:
+        assert sum(cell == answer_id for cell, _, _ in hostile.MUTANTS.values()) >= 3, answer_id
+
+
 @pytest.mark.parametrize("name", list(hostile.MUTANTS))
-def test_a_subtly_wrong_answer_loses_exactly_its_question(batch, name):
-    row = batch["rows"][f"mutant-{name}"]
-    lost = hostile.MUTANTS[name][1]
-    assert row.points[lost] == 0, f"graded cell {lost} passed a wrong answer"
-    assert all(row.points[g] == p for g, p in hostile.POINTS.items() if g != lost)
-    assert row.reasons[lost]
+def test_a_plausible_mistake_loses_its_question(batch, name):
+    pack = next(p for p, names in PACKS.items() if name in names)
+    row, lost = batch["rows"][pack], hostile.MUTANTS[name][1]
+    assert row.points[lost] == 0 and row.reasons[lost], f"graded cell {lost} passed the mistake {name}"
+
+
+@pytest.mark.parametrize("pack", list(PACKS))
+def test_questions_without_a_mistake_keep_their_points(batch, pack):
+    row = batch["rows"][pack]
+    mutated = {hostile.MUTANTS[name][1] for name in PACKS[pack]}
+    assert all(row.points[g] == p for g, p in hostile.POINTS.items() if g not in mutated), row.reasons
+
+
+@pytest.mark.parametrize("name", list(hostile.VARIANTS))
+def test_correct_answers_written_differently_score_full_marks(batch, name):
+    row = batch["rows"][f"variant-{name}"]
+    assert row.score == row.max_score, row.reasons
 
 
 @pytest.mark.parametrize(
@@ -140,7 +161,7 @@ def test_a_subtly_wrong_answer_loses_exactly_its_question(batch, name):
 def test_tampering_does_not_pay(batch, name):
     row = batch["rows"][name]
     assert row.points["q1"] == 0
-    assert row.score <= MUTANT_Q1_SCORE == batch["rows"]["mutant-q1-missing-factor-2"].score
+    assert row.score <= MUTANT_Q1_SCORE
 
 
 def test_colab_file_without_ids_is_graded_in_full(batch):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from utils.grade.records import CellError, CellResult, GradedValue, MalformedRecord
-from utils.grade.scoring import compare_value, quotes, secrets_of, student_message
+from utils.grade.scoring import assert_messages, compare_value, quotes, secrets_of, student_message
 from utils.graded import encode_value, report
 
 
@@ -84,8 +84,9 @@ def test_cell_results_round_trip_and_refuse_bad_fields():
             CellResult.from_json(bad)
 
 
-SOLUTION = {"cells": [{"cell_type": "code", "metadata": {}, "source": (
-    "### BEGIN HIDDEN TESTS\nx_h = secret_function(torch.arange(7), weights=3)\n### END HIDDEN TESTS\n")}]}  # fmt: skip
+SOLUTION = {"cells": [{"cell_type": "code", "metadata": {"grader": {"kind": "graded"}}, "source": (
+    "### BEGIN HIDDEN TESTS\nx_h = secret_function(torch.arange(7), weights=3)\n"
+    "assert x_h.sum() > 0, 'secret_function(torch.arange(7)) must be positive'\n### END HIDDEN TESTS\n")}]}  # fmt: skip
 
 
 def test_student_messages_are_short_printable_and_never_quote_the_hidden_tests():
@@ -98,3 +99,8 @@ def test_student_messages_are_short_printable_and_never_quote_the_hidden_tests()
     assert len(student_message(long, secrets)) < 150
     odd = CellError("exception", "<script>", "fine")
     assert student_message(odd, secrets) == "an exception: fine"
+    # The instructor's own assert messages are for students: shown even though they stand in a hidden test.
+    allowed = frozenset(assert_messages(SOLUTION))
+    hint = CellError("exception", "AssertionError", "secret_function(torch.arange(7)) must be positive")
+    assert "withheld" in student_message(hint, secrets)
+    assert student_message(hint, secrets, allowed) == "AssertionError: " + hint.message

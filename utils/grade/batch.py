@@ -21,7 +21,7 @@ from . import sandbox
 from .assemble import FINISHED, UnreadableSubmission, assemble, find_answers, read_submission, solution_answers
 from .records import PASSED, TIMEOUT, GradedValue, Row, Settings
 from .runner import ISOLATED, UNISOLATED, execute
-from .scoring import check_graded_cell, describe, secrets_of
+from .scoring import assert_messages, check_graded_cell, describe, secrets_of
 
 
 class InstructorError(Exception):
@@ -59,6 +59,7 @@ class Assignment:
             raise InstructorError(f"{self.path} has no graded cells")
         self.cells = code_cells(self.solution)
         self.secrets = secrets_of(self.solution)
+        self.messages = frozenset(assert_messages(self.solution))
         self.settings = settings
         self.isolation = ISOLATED if settings.sandbox else UNISOLATED
         self.reference = self._reference_values()
@@ -115,7 +116,7 @@ class Assignment:
                 notes.append(f"answer cell {cell['id']}: {describe(result, cell, self.secrets, graded=False)}")
             if kind == GRADED:
                 why = check_graded_cell(result, index in execution.conflicts, self.reference[cell["id"]],
-                                        assembled.finish_token, cell, self.secrets)  # fmt: skip
+                                        assembled.finish_token, cell, self.secrets, self.messages)  # fmt: skip
                 points[cell["id"]] = 0 if why else self.points[cell["id"]]
                 if why:
                     reasons[cell["id"]] = why

@@ -4,10 +4,12 @@ A graded cell earns its points when it ran without error, its kernel's reply say
 run's finish token (so it ran to its end), and every value the reference reported under a name is matched by
 the student's value under that name. Reasons are the grader's own words: which value, how far off. Of the text
 that comes from the student's kernel (an exception's type and message) at most a short, printable first line
-is kept, and none that quotes the hidden tests.
+is kept, and none that quotes the hidden tests (except the instructor's own assert messages).
 """
 
 from __future__ import annotations
+
+import ast
 
 import numpy as np
 
@@ -64,22 +66,42 @@ def secrets_of(solution: dict) -> str:
     return "\n".join(" ".join(line.split()) for line in lines if line.strip())
 
 
+def assert_messages(solution: dict) -> set[str]:
+    """The plain string literals of the solution's graded cells: assert messages written for students, which a
+    report may show even when they stand in a hidden test."""
+    messages = set()
+    for cell in solution["cells"]:
+        if (cell.get("metadata", {}).get("grader") or {}).get("kind") != "graded":
+            continue
+        try:
+            tree = ast.parse(source_text(cell))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assert) and isinstance(node.msg, ast.Constant) and isinstance(node.msg.value, str):
+                messages.add(node.msg.value)
+    return messages
+
+
 def quotes(message: str, secrets: str) -> bool:
     """True if ``message`` shares ``QUOTE_WINDOW`` consecutive characters with ``secrets``."""
     text = " ".join(message.split())
     return any(text[i : i + QUOTE_WINDOW] in secrets for i in range(max(0, len(text) - QUOTE_WINDOW + 1)))
 
 
-def student_message(error: CellError, secrets: str) -> str:
-    """``Type: first line`` of an exception raised in the student's kernel, made safe to show."""
+def student_message(error: CellError, secrets: str, allowed: frozenset[str] = frozenset()) -> str:
+    """``Type: first line`` of an exception raised in the student's kernel, made safe to show. ``allowed``:
+    messages shown in full whatever they quote (the instructor's own assert messages)."""
     exception = error.exception if error.exception.replace("_", "a").replace(".", "a").isalnum() else "an exception"
     message = error.message[:MESSAGE_CHARS]
-    if quotes(message, secrets):
+    if message in allowed:
+        pass
+    elif quotes(message, secrets):
         message = "(message withheld: it quotes the grader's tests)"
     return f"{exception}: {message}" if message else exception
 
 
-def describe(result: CellResult, cell: dict, secrets: str, graded: bool) -> str:
+def describe(result: CellResult, cell: dict, secrets: str, graded: bool, allowed: frozenset[str] = frozenset()) -> str:
     """Why a cell failed, in words a student can act on."""
     error = result.error or CellError("unknown")
     if error.kind == TIMEOUT:
@@ -89,7 +111,7 @@ def describe(result: CellResult, cell: dict, secrets: str, graded: bool) -> str:
     elif error.kind == SWALLOWED:
         text = "failed without showing an error (a handler installed by the submission may have hidden it)"
     elif error.kind == EXCEPTION:
-        text = student_message(error, secrets)
+        text = student_message(error, secrets, allowed)
         lines = source_text(cell).split("\n")
         if graded and error.line is not None:
             if error.line > len(lines):
@@ -108,7 +130,13 @@ def describe(result: CellResult, cell: dict, secrets: str, graded: bool) -> str:
 
 
 def check_graded_cell(
-    result: CellResult | None, conflict: bool, reference: list[GradedValue], token: int, cell: dict, secrets: str
+    result: CellResult | None,
+    conflict: bool,
+    reference: list[GradedValue],
+    token: int,
+    cell: dict,
+    secrets: str,
+    allowed: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The reasons a graded cell loses its points (empty: it earns them)."""
     if conflict:
@@ -116,7 +144,7 @@ def check_graded_cell(
     if result is None:
         return ["did not run (the kernel died or the time limit was reached)"]
     if result.outcome != PASSED:
-        return [describe(result, cell, secrets, graded=True)]
+        return [describe(result, cell, secrets, graded=True, allowed=allowed)]
     if not result.values or result.values[-1].name != FINISHED or result.values[-1].values != (float(token),):
         return ["the cell did not run to its end: the grader's last line never reported"]
     student: dict[str, GradedValue | None] = {}
