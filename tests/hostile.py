@@ -294,6 +294,16 @@ OS_EXIT = "import os\nos._exit(3)\n"
 ALLOCATE_2GB = "import torch as _torch\n_big = _torch.ones(2**31, dtype=_torch.uint8)  # 2 GiB, touched\n"
 MEMORY_BOMB = "import torch as _torch\n_hoard = [_torch.ones(2**30, dtype=_torch.uint8) for _ in range(64)]  # 64 GiB\n"
 PRINT_50MB = "print('x' * 50_000_000)\n"
+FILL_TMP = code("""
+    _written = 0
+    try:
+        for _i in range(100):
+            with open(f"/tmp/fill{_i}", "wb") as _f:
+                _f.write(b"x" * 100 * 2**20)
+            _written += 100
+    except OSError as _err:
+        raise RuntimeError(f"tmp full after {_written} MiB")
+""")
 FORK_LOOP = code("""
     import os as _os, time as _time
     for _ in range(100_000):

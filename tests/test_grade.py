@@ -71,6 +71,7 @@ def batch(tmp_path_factory):
         "memory-bomb": hostile.with_q1_prefix(hostile.MEMORY_BOMB),
         "print-50mb": hostile.with_q1_prefix(hostile.PRINT_50MB),
         "fork-loop": hostile.with_q1_prefix(hostile.FORK_LOOP),
+        "fill-tmp": hostile.with_q1_suffix(hostile.FILL_TMP),
         "file-attack": hostile.with_q1_suffix(hostile.file_attack([outside, in_repo], evil)),
         "solution-hunt": hostile.with_q1_suffix(hostile.solution_hunt()),
         "escape": hostile.with_q1_suffix(hostile.escape_attempts(root_secret)),
@@ -194,6 +195,9 @@ def test_memory_print_and_fork_abuse_leave_the_batch_intact(batch):
     assert bomb.points["q1"] == 0 and "answer cell q1-code: RuntimeError" in bomb.note
     assert "can't allocate memory" in bomb.note
     assert batch["rows"]["allocate-2gb"].status == "graded"
+    if SANDBOX and sandbox.supports("--size"):  # the kernel's /tmp is memory: capped so it cannot fill the RAM
+        fill = batch["rows"]["fill-tmp"]
+        assert fill.score == 10 and "tmp full after 500 MiB" in fill.note, fill.note
 
 
 def test_no_process_of_any_run_survives(batch):

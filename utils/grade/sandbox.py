@@ -9,8 +9,8 @@ Two layers, both bubblewrap (Debian package ``bubblewrap``):
   (so no ``mount``/``umount``/remount, even when the grader is root), cannot create further user namespaces, has
   its own PID, IPC and UTS namespaces, and sees an **allow-list** of the host: an empty read-only root, then the
   system directories, the Python environment, the runtime part of ``utils`` and the dataset folder, all
-  read-only, and one writable work folder. Nothing else of the host exists inside (no ``/root``, no
-  repository, no other submissions, no earlier reports).
+  read-only, one writable work folder, and a private ``/tmp`` in memory, capped at 512 MiB. Nothing else of the
+  host exists inside (no ``/root``, no repository, no other submissions, no earlier reports).
 
 Limits on every process of the run, applied by :mod:`.launcher` before it starts the run: address space
 (``RLIMIT_AS``), size of written files (``RLIMIT_FSIZE``), no core dumps, and a process count — a ``pids`` cgroup
@@ -38,6 +38,7 @@ MARKER_VARIABLE = "GM_SANDBOX_RUN"
 KERNEL_UID = KERNEL_GID = 65534  # "nobody" inside the kernel's user namespace
 COURSE_DIR = "/course"  # inside the kernel: the runtime utils at /course/utils, the work dir at /course/work
 WORK_DIR = f"{COURSE_DIR}/work"
+TMP_BYTES = 512 * 2**20  # the kernel's /tmp
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The few files of /etc that programs need; the rest (keys, shadow, host config) stays outside.
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf", "/etc/hosts", "/etc/mime.types")
@@ -91,7 +92,7 @@ def _gpu_binds() -> list[str]:
 
 
 @functools.cache
-def _supports(option: str) -> bool:
+def supports(option: str) -> bool:
     """Whether this bubblewrap knows ``option`` (``--disable-userns`` came with 0.8)."""
     try:
         return option in subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=30).stdout
@@ -108,9 +109,11 @@ def kernel_command(
     cmd = ["bwrap", "--unshare-user", "--uid", str(KERNEL_UID), "--gid", str(KERNEL_GID), "--cap-drop", "ALL",
            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
            "--new-session", "--hostname", "grading"]  # fmt: skip
-    if _supports("--disable-userns"):  # no nested user namespace, where the kernel would get capabilities back
+    if supports("--disable-userns"):  # no nested user namespace, where the kernel would get capabilities back
         cmd.append("--disable-userns")
-    cmd += ["--tmpfs", "/", *_system_binds(), "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # /tmp lives in memory: cap it where bubblewrap can (--size came with 0.8), so files there cannot fill the RAM.
+    tmp_size = ["--size", str(TMP_BYTES)] if supports("--size") else []
+    cmd += ["--tmpfs", "/", *_system_binds(), "--dev", "/dev", "--proc", "/proc", *tmp_size, "--tmpfs", "/tmp"]
     if gpu:
         cmd += _gpu_binds()
     for inside, outside in sorted(readonly.items()):
