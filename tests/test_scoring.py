@@ -22,6 +22,8 @@ def test_close_accepts_rounding_and_refuses_other_values_and_shapes():
     assert "largest difference 0.1" in compare_value(reference, value([1.0, 2.0, 3.1]))
     assert "shape" in compare_value(reference, value([[1.0, 2.0, 3.0]]))
     assert "no value" in compare_value(reference, None)
+    assert "not finite" in compare_value(reference, value([1.0, float("nan"), 3.0]))
+    assert "not finite" in compare_value(reference, value([float("nan")] * 3))
 
 
 def test_distribution_tells_a_shifted_sample_apart():

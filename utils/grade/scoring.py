@@ -51,8 +51,10 @@ def compare_value(reference: GradedValue, student: GradedValue | None) -> str | 
         return None if pvalue > reference.alpha else f"{name}: samples do not follow the expected law"
     if got.shape != expected.shape:
         return f"{name}: shape {got.shape} differs from the expected shape {expected.shape}"
+    if not np.isfinite(got).all() and np.isfinite(expected).all():
+        return f"{name}: not finite (NaN or infinity) where finite values are expected"
     if not np.allclose(got, expected, rtol=reference.rtol, atol=reference.atol, equal_nan=False):
-        error = np.nanmax(np.abs(got - expected)) if got.size else 0.0
+        error = np.max(np.abs(got - expected), initial=0.0)
         return f"{name}: values differ from the expected ones (largest difference {error:.3g})"
     return None
 
