@@ -12,6 +12,7 @@ import csv
 import json
 import os
 from dataclasses import asdict
+from io import StringIO
 from pathlib import Path
 
 from .records import Row
@@ -28,8 +29,6 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def _csv_line(values) -> str:
-    from io import StringIO
-
     buffer = StringIO()
     csv.writer(buffer).writerow(values)
     return buffer.getvalue()
