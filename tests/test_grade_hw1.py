@@ -92,11 +92,15 @@ MUTANTS = {
          "_, means, covs = m_step(X, resp, ridge)"),
     ],
     "q3a-code": [
-        ("interpolation also where c(v) = 0",
-         "torch.where(seen, lam * bigram + (1 - lam) * unigram_probs, unigram_probs)",
-         "lam * bigram + (1 - lam) * unigram_probs"),
-        ("add-k unigram denominator N + k", "counts.sum() + k * len(counts)", "counts.sum() + k"),
-        ("add-k bigram denominator c(v) + V", "context_counts + k * V", "context_counts + V"),
+        ("Dirichlet prior without the unigram (add-alpha numerator)", "pair_counts + alpha * unigram_probs",
+         "pair_counts + alpha"),
+        ("Witten-Bell weights swapped: N1+(v .) / (c(v) + N1+(v .)) on the bigram",
+         "weight = context_counts / (context_counts + context_types)",
+         "weight = context_types / (context_counts + context_types)"),
+        ("Witten-Bell 0 / 0 where c(v) = 0",
+         "weight = context_counts / (context_counts + context_types).clamp_min(1)  # lambda_v, 0 where c(v) = 0\n"
+         "    bigram = pair_counts / context_counts.clamp_min(1)",
+         "weight = context_counts / (context_counts + context_types)\n    bigram = pair_counts / context_counts"),
     ],
     "q3b-code": [
         ("scaled by sqrt(C) instead of sqrt(head size)", "/ math.sqrt(head_size)", "/ math.sqrt(C)"),
@@ -110,9 +114,11 @@ MUTANTS = {
          "x = self.ln1(x + self.resid_dropout(self.attn(x)))"),
     ],
     "q3d-code": [
-        ("every window counted as seq_len long", "num_tokens += y.numel()", "num_tokens += y.size(0) * seq_len"),
-        ("mean NLL per window summed", 'reduction="sum"', 'reduction="mean"'),
+        ("later windows score their first stride targets, not their last", "(offsets >= context_len - stride)",
+         "(offsets < stride)"),
         ("model.eval() forgotten", "    model.eval()\n", ""),
+        ("the stream's last, shorter window dropped", "math.ceil((num_targets - context_len) / stride)",
+         "(num_targets - context_len) // stride"),
     ],
     "q3e-code": [
         ("logits times the temperature", "logits / temperature", "logits * temperature"),
@@ -184,19 +190,41 @@ VARIANTS = {
                         accepted.append(x)
                 return torch.cat(accepted), len(accepted) / proposed
         """),
+        "q3a-code": hostile.code("""
+            def dirichlet_bigram_log_prob(pair_counts, context_counts, unigram_probs, alpha):
+                return torch.log(pair_counts + alpha * unigram_probs) - torch.log(context_counts + alpha)
+
+
+            def witten_bell_bigram_log_prob(pair_counts, context_counts, context_types, unigram_probs):
+                seen = context_counts > 0
+                safe = torch.where(seen, context_counts, torch.ones_like(context_counts))
+                mixed = (pair_counts + context_types * unigram_probs) / (safe + context_types)  # the same mixture
+                return torch.where(seen, mixed, unigram_probs).log()
+        """),
         "q3d-code": hostile.code("""
             @torch.no_grad()
-            def evaluate_nll(model, streams, seq_len):
+            def evaluate_nll(model, ids, context_len, stride):
+                # Each target's window start from the formula, then windows of equal length scored together.
                 was_training = model.training
                 model.eval()
                 where = next(model.parameters()).device
+                t = torch.arange(1, len(ids))
+                first = stride * torch.div(t - context_len + stride - 1, stride, rounding_mode="floor")
+                start_of = torch.where(t <= context_len, torch.zeros_like(t), first)  # b(t) for t = 1..N-1
+                starts = torch.unique(start_of)
+                lengths = torch.clamp(starts + context_len, max=len(ids) - 1) - starts
                 total_nll, num_tokens = 0.0, 0
-                for x, y in lm_batches(streams, seq_len):
-                    log_probs = torch.log_softmax(model(x.to(where)), dim=-1)
-                    total_nll -= log_probs.gather(-1, y.to(where)[..., None]).sum().item()
-                    num_tokens += y.shape[0] * y.shape[1]
+                for length in torch.unique(lengths).tolist():
+                    for chunk in starts[lengths == length].split(16):
+                        x = torch.stack([ids[b : b + length] for b in chunk.tolist()]).to(where)
+                        y = torch.stack([ids[b + 1 : b + 1 + length] for b in chunk.tolist()]).to(where)
+                        log_probs = torch.log_softmax(model(x).double(), dim=-1)
+                        picked = log_probs.gather(-1, y[..., None])[..., 0]  # (W, length)
+                        mine = start_of[chunk[:, None] + torch.arange(length)] == chunk[:, None]
+                        total_nll -= picked[mine.to(where)].sum().item()
+                        num_tokens += int(mine.sum())
                 model.train(was_training)  # put back the mode it had
-                return total_nll, int(num_tokens)
+                return total_nll, num_tokens
         """),
         "q3e-code": hostile.code("""
             def next_token_probs(logits, temperature):
