@@ -69,8 +69,8 @@ def secrets_of(solution: dict) -> str:
 
 
 def assert_messages(solution: dict) -> set[str]:
-    """The plain string literals of the solution's graded cells: assert messages written for students, which a
-    report may show even when they stand in a hidden test."""
+    """The string messages of the asserts in the solution's graded cells: written for students, so a report may
+    show them even when they stand in a hidden test."""
     messages = set()
     for cell in solution["cells"]:
         if (cell.get("metadata", {}).get("grader") or {}).get("kind") != "graded":
