@@ -130,9 +130,10 @@ def unanswered(answer_id: str) -> str:
     return authoring.source_text(next(c for c in STUDENT["cells"] if c["id"] == answer_id))
 
 
-def mutated(name: str, answers: dict[str, str] | None = None) -> dict[str, str]:
-    """Correct answers (or ``answers``) with mutant ``name`` applied to its answer cell."""
-    answer_id, _, edits = MUTANTS[name]
+def mutated(name: str, answers: dict[str, str] | None = None, mutants: dict | None = None) -> dict[str, str]:
+    """Correct answers (or ``answers``) with mutant ``name`` of ``mutants`` (HW0's by default) applied to its
+    answer cell."""
+    answer_id, _, edits = (mutants or MUTANTS)[name]
     answers = dict(answers or {a: solved(a) for a in ANSWER_IDS})
     for old, new in edits:
         assert old in answers[answer_id], f"mutant {name} does not apply"
@@ -154,11 +155,11 @@ def mutant_packs(mutants: dict) -> dict[str, list[str]]:
     return packs
 
 
-def packed(names: list[str], base_answers: dict[str, str] | None = None) -> dict[str, str]:
+def packed(names: list[str], base_answers: dict[str, str] | None = None, mutants: dict | None = None) -> dict[str, str]:
     """Answers with every mutant in ``names`` applied (each to its own answer cell)."""
     answers = base_answers
     for name in names:
-        answers = mutated(name, answers)
+        answers = mutated(name, answers, mutants)
     return answers
 
 

@@ -128,25 +128,19 @@ MUTANTS = {
     ],
 }  # fmt: skip
 MUTANTS_PER_CELL = 3
-PARITIES = {"odd": ANSWERS[0::2], "even": ANSWERS[1::2]}  # q1a-code is answer cell 1 (odd)
-PACKS = {f"mutants-{k}-{parity}": (k, cells) for k in range(MUTANTS_PER_CELL) for parity, cells in PARITIES.items()}
+# The same mutants in the shape tests.hostile packs: "q1a-code-0" -> (answer cell, graded cell, [(old, new)]).
+NAMED_MUTANTS = {f"{a}-{k}": (a, graded_cell(a), [(old, new)]) for a, ms in MUTANTS.items()
+                 for k, (_, old, new) in enumerate(ms)}  # fmt: skip
+PACKS = hostile.mutant_packs(NAMED_MUTANTS)  # k-th mutant of every odd (even) question in one notebook
+SOLVED = {a: hostile.solved(a, SOLUTION) for a in ANSWERS}
 
 
 def pack_of(answer_id: str, k: int) -> str:
-    return next(name for name, (kk, cells) in PACKS.items() if kk == k and answer_id in cells)
+    return next(name for name, names in PACKS.items() if f"{answer_id}-{k}" in names)
 
 
 def mutated(answer_id: str, k: int) -> str:
-    _, old, new = MUTANTS[answer_id][k]
-    source = hostile.solved(answer_id, SOLUTION)
-    assert source.count(old) >= 1, f"mutant {k} of {answer_id} does not apply"
-    return source.replace(old, new, 1)
-
-
-def pack(k: int, cells: list[str]) -> dict:
-    answers = {a: hostile.solved(a, SOLUTION) for a in ANSWERS}
-    answers |= {a: mutated(a, k) for a in cells}
-    return hostile.notebook_with(answers, base=STUDENT)
+    return hostile.mutated(f"{answer_id}-{k}", SOLVED, NAMED_MUTANTS)[answer_id]
 
 
 # Correct answers written another way: other draws, other orders, other valid methods. Each must score 100.
@@ -316,16 +310,17 @@ VARIANTS = {
 
 
 def variant(name: str) -> dict:
-    answers = {a: hostile.solved(a, SOLUTION) for a in ANSWERS} | VARIANTS[name]
+    answers = SOLVED | VARIANTS[name]
     return hostile.notebook_with(answers, base=STUDENT)
 
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hw1")
-    cases = {"solution": hostile.notebook_with({a: hostile.solved(a, SOLUTION) for a in ANSWERS}, base=STUDENT),
-             "blank": STUDENT, **{name: variant(name) for name in VARIANTS},
-             **{name: pack(k, cells) for name, (k, cells) in PACKS.items()}}  # fmt: skip
+    cases = {"solution": hostile.notebook_with(SOLVED, base=STUDENT), "blank": STUDENT,
+             **{name: variant(name) for name in VARIANTS},
+             **{name: hostile.notebook_with(hostile.packed(names, SOLVED, NAMED_MUTANTS), base=STUDENT)
+                for name, names in PACKS.items()}}  # fmt: skip
     paths = [hostile.write(folder / f"{name}.ipynb", nb) for name, nb in cases.items()]
     graded = grade.grade("hw1", paths, grade.Settings(cell_timeout=120, timeout=600, jobs=2))
     return {Path(r.submission).stem: r for r in graded}
@@ -336,7 +331,7 @@ def test_every_answer_cell_has_three_mutants_that_apply():
     for answer_id, mutants in MUTANTS.items():
         assert len(mutants) == MUTANTS_PER_CELL, answer_id
         for k in range(MUTANTS_PER_CELL):
-            assert mutated(answer_id, k) != hostile.solved(answer_id, SOLUTION)
+            assert mutated(answer_id, k) != SOLVED[answer_id]
 
 
 def test_solution_scores_100_and_blank_scores_0(rows):
@@ -358,7 +353,7 @@ def test_a_plausible_mistake_loses_its_question(rows, answer_id, k):
 
 @pytest.mark.parametrize("name", list(PACKS))
 def test_a_mistake_costs_no_other_question(rows, name):
-    mutated_questions = {graded_cell(a) for a in PACKS[name][1]}
+    mutated_questions = {NAMED_MUTANTS[mutant][1] for mutant in PACKS[name]}
     row = rows[name]
     kept = {q: p for q, p in POINTS.items() if q not in mutated_questions and q != TRAINING_RESULT}
     lost = {q: row.reasons.get(q) for q, p in kept.items() if row.points[q] != p}
