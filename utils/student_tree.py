@@ -31,7 +31,7 @@ from .config import REPO_ROOT
 
 # The files of utils/ that notebooks import at run time, and nothing else: the autograder also uses this tuple to
 # decide what a student's kernel may see. Each imports only modules of this set (tests/test_student_tree.py checks).
-RUNTIME_UTILS = ("__init__.py", "config.py", "data.py", "graded.py", "metrics.py", "plot.py")
+RUNTIME_UTILS = ("__init__.py", "config.py", "data.py", "feature_net.py", "graded.py", "metrics.py", "plot.py")
 COPIED_FILES = ("requirements.txt", "LICENSE")  # copied as they are from the repository root
 MARKER = ".gm-course-export"  # written into every export: how a previous export is recognised
 KEPT = (".git",)  # what a re-export leaves in place: the checkout of the student repository
