@@ -264,8 +264,8 @@ def load_feature_network(
         recipe: default :func:`default_recipe` for the training set's size and the device.
 
     Returns:
-        The network; ``net.info`` says how it was made: ``test_accuracy`` (on ``test_set``, measured after
-        training), ``num_train``, ``num_test``, ``data`` (which copy of CIFAR-10), ``train_seconds``, ``recipe``,
+        The network; ``net.info`` says how it was made: ``test_accuracy`` (on the test set of the call that
+        trained it, measured right after training), ``num_train``, ``num_test``, ``data`` (which copy of CIFAR-10), ``train_seconds``, ``recipe``,
         ``cache_file`` and ``trained_now`` (False when the weights came from the cache).
     """
     device = device or get_device()
