@@ -202,11 +202,14 @@ def accuracy(model: CifarResNet, dataset: TensorDataset, batch_size: int = 500) 
 
 
 def _fingerprint(dataset: TensorDataset) -> str:
-    """SHA-256 of a dataset's image and label bytes: the cache key changes when the training data does."""
-    digest = hashlib.sha256()
-    for tensor in dataset.tensors:
-        digest.update(str((tuple(tensor.shape), tensor.dtype)).encode())
-        digest.update(tensor.contiguous().numpy().tobytes())
+    """SHA-256 of a dataset's shapes, labels, first pixel row of every image and 1,000 whole images spread over it:
+    the cache key changes when the training data does, and computing it takes milliseconds even for 50,000
+    images (hashing every pixel of the full training set would take most of a second on each load)."""
+    images, labels = dataset.tensors
+    sample = torch.linspace(0, len(images) - 1, min(len(images), 1_000)).long()
+    digest = hashlib.sha256(str((tuple(images.shape), images.dtype, tuple(labels.shape))).encode())
+    for part in (labels, images[:, :, 0, :], images[sample]):
+        digest.update(part.contiguous().numpy().tobytes())
     return digest.hexdigest()
 
 
