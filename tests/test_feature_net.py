@@ -113,8 +113,8 @@ def test_an_unreadable_cache_file_is_retrained_with_a_warning(cache):
 
 def test_default_recipe_scales_the_epochs_with_the_data(monkeypatch):
     monkeypatch.setenv("GM_SMOKE", "0")
-    assert feature_net.default_recipe(4_000, CPU).num_epochs == 8
+    assert feature_net.default_recipe(4_000, CPU).num_epochs == 24
     assert feature_net.default_recipe(50_000, torch.device("cuda")).num_epochs == 15
-    assert feature_net.default_recipe(50_000, CPU).num_epochs == 1
+    assert feature_net.default_recipe(50_000, CPU).num_epochs == 2
     monkeypatch.setenv("GM_SMOKE", "1")
     assert feature_net.default_recipe(1_024, CPU).num_epochs == 4
