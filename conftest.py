@@ -8,6 +8,10 @@ import os
 from collections import defaultdict
 
 os.environ.setdefault("GM_SMOKE", "1")
+if os.environ["GM_SMOKE"] == "1":
+    # Smoke-size models are small, and for small operations a second thread costs more than it brings: lectures
+    # 6-9 took 81 s in smoke mode with one thread against 108 s with two (2-core machine, 2026-12-02).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads TQDM_* variables as defaults
 # Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine spinning made PyTorch 5-10x slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
