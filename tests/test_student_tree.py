@@ -79,6 +79,7 @@ GENERIC_LINES = {
     "D = X.shape[1]",
     "model.eval()",
     "def __init__(self):",
+    "return z, log_q",
 }
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 

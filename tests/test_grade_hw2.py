@@ -1,0 +1,386 @@
+"""The autograder on HW2: the solution scores 100, the blank student version 0, correct answers written another way
+(torch.distributions, loops, other formulas, other orders of random draws) score 100, and for every answer cell each
+of three plausible mistakes loses the points of the question it answers, and only those.
+
+As in HW1 (tests/test_grade_hw1.py): the k-th mutant of every odd-numbered graded question in one notebook, of every
+even-numbered one in another; one batch, graded once in smoke mode; each test reads its rows. The training results
+(one small graded cell per trained model) depend on the answers of their part by design, so no mutant spares them.
+``false_fail_bounds`` adds up the probability that a correct homework loses a point.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from tests import hostile
+from utils import grade
+
+SOLUTION, STUDENT = hostile.load("hw2")
+ANSWERS = [a for a in hostile.answer_ids(SOLUTION) if a != "reflection"]
+POINTS = {c["id"]: c["metadata"]["grader"]["points"] for c in SOLUTION["cells"]
+          if c["metadata"].get("grader", {}).get("kind") == "graded"}  # fmt: skip
+TRAINING_RESULTS = {"q2d", "q3c", "q7c"}  # a trained model beats a baseline: every answer of its part counts
+
+
+def graded_cell(answer_id: str) -> str:
+    return answer_id.removesuffix("-code")
+
+
+# answer cell -> three (what the mistake is, text in the solution, replacement). Each must cost its own question and
+# no other (the training results excepted).
+MUTANTS = {
+    'q1-code': [
+        ('no skip connection',
+         'return x + h',
+         'return h'),
+        ('ReLU in place on the input (the sum then adds ReLU(x))',
+         'h = self.conv1(F.relu(x))',
+         'h = self.conv1(F.relu(x, inplace=True))'),
+        ('post-activation: ReLU after each convolution',
+         'h = self.conv1(F.relu(x))\n        h = self.conv2(F.relu(h))',
+         'h = F.relu(self.conv1(x))\n        h = F.relu(self.conv2(h))'),
+    ],
+    'q2a-code': [
+        ('trace from the diagonal of L only (tr(L L^T) is the sum of all squares)',
+         '(scale_tril**2).sum((-2, -1))',
+         '(diagonal**2).sum(-1)'),
+        ('log det(L L^T) without the factor 2',
+         'log_det = 2 * torch.log(diagonal).sum(-1)',
+         'log_det = torch.log(diagonal).sum(-1)'),
+        ('the -d forgotten',
+         ' - mu.shape[-1] - log_det)',
+         ' - log_det)'),
+    ],
+    'q2b-code': [
+        ('z drawn with L^T instead of L',
+         'z = mu + (scale_tril @ eps.unsqueeze(-1))',
+         'z = mu + (scale_tril.mT @ eps.unsqueeze(-1))'),
+        ('the Jacobian of eps -> z forgotten in log q',
+         ' - torch.log(torch.diagonal(scale_tril, dim1=-2, dim2=-1)).sum(-1)',
+         ''),
+        ('log q as if the covariance were I',
+         'log_q = -0.5 * (eps**2).sum(-1)',
+         'log_q = -0.5 * ((z - mu) ** 2).sum(-1)'),
+    ],
+    'q2c-code': [
+        ('log-scale used as a log-variance',
+         '(x - mean) * torch.exp(-log_scale)',
+         '(x - mean) * torch.exp(-0.5 * log_scale)'),
+        ('the log-scale term forgotten',
+         ' - log_scale - 0.5',
+         ' - 0.5'),
+        ('mean over dimensions instead of the sum',
+         'log_density.flatten(1).sum(1)',
+         'log_density.flatten(1).mean(1)'),
+    ],
+    'q3a-code': [
+        ('log p(x | z) as a mean over pixels',
+         'log_px_z = -bce.flatten(2).sum(-1)',
+         'log_px_z = -bce.flatten(2).mean(-1)'),
+        ('the log-determinant of L forgotten in log q',
+         ' - torch.log(torch.diagonal(scale_tril, dim1=-2, dim2=-1)).sum(-1)',
+         ''),
+        ('log(sigmoid) formed explicitly (log 0 for confident float32 logits)',
+         'bce = F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")',
+         'bce = -(x * torch.log(torch.sigmoid(logits)) + (1 - x) * torch.log(1 - torch.sigmoid(logit'
+         's)))'),
+    ],
+    'q3b-code': [
+        ("an average of the chunks' log-mean-exps (a looser bound)",
+         'torch.logsumexp(torch.stack(chunk_logsumexps), dim=0) - math.log(k)',
+         '(torch.stack(chunk_logsumexps) - math.log(chunk_size)).mean(0)'),
+        ('exp before the sum (underflows in float32)',
+         'torch.logsumexp(sample_log_weights(n), dim=0)',
+         'torch.log(torch.exp(sample_log_weights(n)).sum(0))'),
+        ('always a full chunk: more than k draws',
+         'n = min(chunk_size, k - drawn)',
+         'n = chunk_size'),
+    ],
+    'q5a-code': [
+        ('the log-determinant added instead of subtracted',
+         'log_q = log_q - F.logsigmoid(s).sum(-1)',
+         'log_q = log_q + F.logsigmoid(s).sum(-1)'),
+        ('no reversal between steps',
+         '        if t > 0:\n            z = z.flip(-1)',
+         '        pass'),
+        ('z and m swapped in the update',
+         'z = gate * z + (1 - gate) * m',
+         'z = gate * m + (1 - gate) * z'),
+    ],
+    'q5b-code': [
+        ('log |det J| added instead of subtracted',
+         'return log_q0 - torch.linalg.slogdet',
+         'return log_q0 + torch.linalg.slogdet'),
+        ('log det without the absolute value (NaN where det < 0)',
+         'torch.linalg.slogdet(jacobians).logabsdet',
+         'torch.logdet(jacobians)'),
+        ('the gradient of the sum of all outputs for every row',
+         'out[:, i].sum()',
+         'out.sum()'),
+    ],
+    'q7a-code': [
+        ('conditioner fed the unmasked input (not invertible)',
+         'self.net(x * self.mask)',
+         'self.net(x)'),
+        ('inverse with exp(+s)',
+         '(y - free * shift) * torch.exp(-log_scale)',
+         '(y - free * shift) * torch.exp(log_scale)'),
+        ('log-det over the kept coordinates too (s not masked in the sum)',
+         'return y, log_scale.sum(dim=(1, 2, 3))',
+         'return y, (self.scale * torch.tanh(raw_log_scale)).sum(dim=(1, 2, 3))'),
+    ],
+    'q7b-code': [
+        ('the factor 1 - 2 alpha forgotten in the log-det',
+         '(math.log(1 - 2 * alpha) - torch.log(p) - torch.log1p(-p))',
+         '(-torch.log(p) - torch.log1p(-p))'),
+        ("the logit transform's log-det left out of the NLL",
+         '-(log_prior + log_det_flow + log_det_logit)',
+         '-(log_prior + log_det_flow)'),
+        ('logit of x itself, alpha unused',
+         'y = torch.log(p) - torch.log1p(-p)',
+         'y = torch.log(x) - torch.log1p(-x)'),
+    ],
+}  # fmt: skip
+
+# Correct answers written another way (other formulas, torch.distributions, loops, other orders): each must
+# score 100. variant-k holds the k-th variant of every answer cell that has one.
+VARIANTS = {
+    "variant-a": {
+        "q1-code": hostile.code('''
+            class ResidualBlock(nn.Module):
+                """x + conv2(relu(conv1(relu(x)))), 3 x 3 convolutions with padding 1: (B, C, H, W) -> (B, C, H, W)."""
+
+                def __init__(self, channels):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+                    self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+
+                def forward(self, x):
+                    residual = x.clamp(min=0)
+                    for conv in (self.conv1, self.conv2):
+                        residual = conv(residual)
+                        if conv is self.conv1:
+                            residual = torch.relu(residual)
+                    return residual.add(x)
+        '''),
+        "q2a-code": hostile.code("""
+            def kl_closed_form(mu, scale_tril):
+                q = torch.distributions.MultivariateNormal(mu, scale_tril=scale_tril)
+                d = mu.shape[-1]
+                zeros, identity = torch.zeros(d, dtype=mu.dtype), torch.eye(d, dtype=mu.dtype)
+                prior = torch.distributions.MultivariateNormal(zeros, identity)
+                return torch.distributions.kl_divergence(q, prior)
+        """),
+        "q2b-code": hostile.code("""
+            def kl_monte_carlo(mu, scale_tril, eps):
+                z = mu + torch.einsum("bij,bj->bi", scale_tril, eps)
+                q = torch.distributions.MultivariateNormal(mu, scale_tril=scale_tril)
+                return q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+        """),
+        "q2c-code": hostile.code("""
+            def gaussian_log_likelihood(x, mean, log_scale):
+                return torch.distributions.Normal(mean, log_scale.exp()).log_prob(x).reshape(len(x), -1).sum(-1)
+        """),
+        "q3a-code": hostile.code("""
+            def log_importance_weights(x, mu, scale_tril, eps, decode_logits):
+                k, B, d = eps.shape
+                z = mu + torch.einsum("bij,kbj->kbi", scale_tril, eps)
+                logits = decode_logits(z.flatten(0, 1)).unflatten(0, (k, B))
+                log_px_z = torch.distributions.Bernoulli(logits=logits).log_prob(x).flatten(2).sum(-1)
+                q = torch.distributions.MultivariateNormal(mu, scale_tril=scale_tril)
+                prior = torch.distributions.Normal(torch.zeros((), dtype=z.dtype), torch.ones((), dtype=z.dtype))
+                return log_px_z + prior.log_prob(z).sum(-1) - q.log_prob(z)
+        """),
+        "q3b-code": hostile.code("""
+            def log_mean_exp_in_chunks(sample_log_weights, k, chunk_size):
+                running_max, running_sum, left = None, None, k  # a streaming logsumexp
+                while left > 0:
+                    log_w = sample_log_weights(min(left, chunk_size))
+                    left -= len(log_w)
+                    chunk_max = log_w.max(0).values
+                    new_max = chunk_max if running_max is None else torch.maximum(running_max, chunk_max)
+                    chunk_sum = torch.exp(log_w - new_max).sum(0)
+                    if running_sum is not None:
+                        chunk_sum = chunk_sum + running_sum * torch.exp(running_max - new_max)
+                    running_sum = chunk_sum
+                    running_max = new_max
+                return running_max + torch.log(running_sum / k)
+        """),
+        "q5a-code": hostile.code("""
+            def iaf_transform(z, log_q, context, steps):
+                for t in range(len(steps)):
+                    m, s = steps[t](z, context)
+                    z = m + torch.sigmoid(s) * (z - m)  # the same gated update
+                    log_q = log_q - (s - F.softplus(s)).sum(dim=1)  # log sigmoid(s) = s - softplus(s)
+                    if t < len(steps) - 1:
+                        z = torch.flip(z, dims=[1])
+                return z, log_q
+        """),
+        "q5b-code": hostile.code("""
+            def log_q_by_jacobian(transform, z0, log_q0):
+                full = torch.autograd.functional.jacobian(transform, z0)  # (B, d, B, d)
+                index = torch.arange(len(z0))
+                blocks = full[index, :, index, :]  # (B, d, d): each image's own block
+                return log_q0 - torch.slogdet(blocks)[1]
+        """),
+        "q7a-code": hostile.code("""
+            def checkerboard_mask(channels, height, width, parity):
+                mask = torch.zeros(1, channels, height, width)
+                for i in range(height):
+                    for j in range(width):
+                        if (i + j) % 2 == parity:
+                            mask[0, :, i, j] = 1.0
+                return mask
+
+
+            def channel_mask(channels, height, width, parity):
+                mask = torch.zeros(1, channels, height, width)
+                if parity == 0:
+                    mask[:, : channels // 2] = 1.0
+                else:
+                    mask[:, channels // 2 :] = 1.0
+                return mask
+
+
+            class AffineCoupling(nn.Module):
+                def __init__(self, mask, hidden, num_hidden_layers=1):
+                    super().__init__()
+                    channels = mask.shape[1]
+                    self.register_buffer("mask", mask)
+                    layers = [nn.Conv2d(channels, hidden, 3, padding=1), nn.ReLU()]
+                    for _ in range(num_hidden_layers):
+                        layers += [nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU()]
+                    layers.append(nn.Conv2d(hidden, 2 * channels, 3, padding=1))
+                    self.net = nn.Sequential(*layers)
+                    nn.init.zeros_(self.net[-1].weight)
+                    nn.init.zeros_(self.net[-1].bias)
+                    self.scale = nn.Parameter(torch.ones(1, channels, 1, 1))
+
+                def _s_t(self, kept):
+                    h = self.net(kept)
+                    C = h.shape[1] // 2
+                    return self.scale * torch.tanh(h[:, :C]), h[:, C:]
+
+                def forward(self, x):
+                    s, t = self._s_t(self.mask * x)
+                    y = torch.where(self.mask.bool(), x, x * torch.exp(s) + t)
+                    return y, ((1 - self.mask) * s).flatten(1).sum(1)
+
+                def inverse(self, y):
+                    s, t = self._s_t(self.mask * y)
+                    return torch.where(self.mask.bool(), y, (y - t) / torch.exp(s))
+        """),
+        "q7b-code": hostile.code("""
+            def logit_transform(x, alpha):
+                y = torch.logit(alpha + (1 - 2 * alpha) * x)
+                per_pixel = math.log(1 - 2 * alpha) + F.softplus(y) + F.softplus(-y)
+                return y, per_pixel.reshape(len(x), -1).sum(-1)
+
+
+            def logit_inverse(y, alpha):
+                return (1 / (1 + torch.exp(-y)) - alpha) / (1 - 2 * alpha)
+
+
+            def flow_nll(flow, x, alpha):
+                y, log_det_logit = logit_transform(x, alpha)
+                z, log_det_flow = flow(y)
+                prior = torch.distributions.Normal(torch.zeros((), dtype=z.dtype), torch.ones((), dtype=z.dtype))
+                return -prior.log_prob(z).reshape(len(z), -1).sum(-1) - log_det_flow - log_det_logit
+        """),
+    },
+    "variant-b": {
+        "q2a-code": hostile.code("""
+            def kl_closed_form(mu, scale_tril):
+                covariance = scale_tril @ scale_tril.transpose(-1, -2)
+                return 0.5 * (torch.diagonal(covariance, dim1=-2, dim2=-1).sum(-1) + (mu * mu).sum(-1) - mu.size(-1)
+                              - torch.logdet(covariance))
+        """),
+        "q3b-code": hostile.code("""
+            def log_mean_exp_in_chunks(sample_log_weights, k, chunk_size):
+                sizes = [chunk_size] * (k // chunk_size) + ([k % chunk_size] if k % chunk_size else [])
+                all_log_w = torch.cat([sample_log_weights(n) for n in sizes])  # (k, B): small enough to keep
+                return torch.logsumexp(all_log_w, 0) - math.log(len(all_log_w))
+        """),
+        "q5b-code": hostile.code("""
+            def log_q_by_jacobian(transform, z0, log_q0):
+                out = []
+                for b in range(len(z0)):
+                    def one_row(v, b=b):
+                        rows = z0.clone()
+                        rows[b] = v
+                        return transform(rows)[b]
+                    jacobian = torch.autograd.functional.jacobian(one_row, z0[b])
+                    out.append(log_q0[b] - torch.linalg.slogdet(jacobian)[1])
+                return torch.stack(out)
+        """),
+    },
+}
+
+MUTANTS_PER_CELL = 3
+# The same mutants in the shape tests.hostile packs: "q1-code-0" -> (answer cell, graded cell, [(old, new)]).
+NAMED_MUTANTS = {f"{a}-{k}": (a, graded_cell(a), [(old, new)]) for a, ms in MUTANTS.items()
+                 for k, (_, old, new) in enumerate(ms)}  # fmt: skip
+PACKS = hostile.mutant_packs(NAMED_MUTANTS)
+SOLVED = {a: hostile.solved(a, SOLUTION) for a in ANSWERS}
+
+
+def pack_of(answer_id: str, k: int) -> str:
+    return next(name for name, names in PACKS.items() if f"{answer_id}-{k}" in names)
+
+
+def mutated(answer_id: str, k: int) -> str:
+    return hostile.mutated(f"{answer_id}-{k}", SOLVED, NAMED_MUTANTS)[answer_id]
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hw2")
+    cases = {"solution": hostile.notebook_with(SOLVED, base=STUDENT), "blank": STUDENT,
+             **{name: hostile.notebook_with(SOLVED | answers, base=STUDENT) for name, answers in VARIANTS.items()},
+             **{name: hostile.notebook_with(hostile.packed(names, SOLVED, NAMED_MUTANTS), base=STUDENT)
+                for name, names in PACKS.items()}}  # fmt: skip
+    paths = [hostile.write(folder / f"{name}.ipynb", nb) for name, nb in cases.items()]
+    graded = grade.grade("hw2", paths, grade.Settings(cell_timeout=120, timeout=600, jobs=2))
+    return {Path(r.submission).stem: r for r in graded}
+
+
+def test_every_answer_cell_has_three_mutants_that_apply():
+    assert set(MUTANTS) == set(ANSWERS)
+    for answer_id, mutants in MUTANTS.items():
+        assert len(mutants) == MUTANTS_PER_CELL, answer_id
+        for k in range(MUTANTS_PER_CELL):
+            assert mutated(answer_id, k) != SOLVED[answer_id]
+
+
+@pytest.mark.xfail(
+    strict=True, reason="issue 12: Parts 4 (PixelCNN, 26 points) and 6 (PixelVAE, 8 points) are not written"
+)
+def test_points_sum_to_100_over_at_least_ten_graded_cells():
+    assert sum(POINTS.values()) == 100 and len(POINTS) >= 10
+    assert TRAINING_RESULTS <= set(POINTS) and all(f"{graded_cell(a)}" in POINTS for a in ANSWERS)
+
+
+def test_solution_scores_100_and_blank_scores_0(rows):
+    assert rows["solution"].score == rows["solution"].max_score == sum(POINTS.values()), rows["solution"].reasons
+    assert rows["blank"].score == 0 and rows["blank"].status == "graded"
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_a_correct_answer_written_another_way_scores_100(rows, name):
+    assert rows[name].status == "graded" and rows[name].score == rows[name].max_score, rows[name].reasons
+
+
+@pytest.mark.parametrize("answer_id,k", [(a, k) for a in MUTANTS for k in range(MUTANTS_PER_CELL)])
+def test_a_plausible_mistake_loses_its_question(rows, answer_id, k):
+    row, lost = rows[pack_of(answer_id, k)], graded_cell(answer_id)
+    assert row.status == "graded" and row.points[lost] == 0, f"{lost} passed: {MUTANTS[answer_id][k][0]}"
+    assert row.reasons[lost]
+
+
+@pytest.mark.parametrize("name", list(PACKS))
+def test_a_mistake_costs_no_other_question(rows, name):
+    mutated_questions = {NAMED_MUTANTS[mutant][1] for mutant in PACKS[name]}
+    row = rows[name]
+    kept = {q: p for q, p in POINTS.items() if q not in mutated_questions and q not in TRAINING_RESULTS}
+    lost = {q: row.reasons.get(q) for q, p in kept.items() if row.points[q] != p}
+    assert not lost, f"untouched questions lost points: {lost}"
