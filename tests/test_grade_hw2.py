@@ -8,18 +8,21 @@ even-numbered one in another; one batch, graded once in smoke mode; each test re
 ``false_fail_bounds`` adds up the probability that a correct homework loses a point.
 """
 
+import math
 from pathlib import Path
 
 import pytest
 
 from tests import hostile
-from utils import grade
+from tests.false_fail import hoeffding_frequencies
+from utils import authoring, grade
 
 SOLUTION, STUDENT = hostile.load("hw2")
 ANSWERS = [a for a in hostile.answer_ids(SOLUTION) if a != "reflection"]
 POINTS = {c["id"]: c["metadata"]["grader"]["points"] for c in SOLUTION["cells"]
           if c["metadata"].get("grader", {}).get("kind") == "graded"}  # fmt: skip
-TRAINING_RESULTS = {"q2d", "q3c", "q7c"}  # a trained model beats a baseline: every answer of its part counts
+# A trained model beats a baseline: every answer of its part counts.
+TRAINING_RESULTS = {"q2d", "q3c", "q4e", "q6b", "q7c"}
 
 
 def graded_cell(answer_id: str) -> str:
@@ -96,6 +99,50 @@ MUTANTS = {
          'n = min(chunk_size, k - drawn)',
          'n = chunk_size'),
     ],
+    'q4a-code': [
+        ('mask A keeps the centre',
+         'if mask_type == "B":',
+         'if mask_type in "AB":'),
+        ('column-major order: the mask transposed',
+         '    return mask\n',
+         '    return mask.T\n'),
+        ('forward ignores the mask',
+         'self.weight * self.mask',
+         'self.weight'),
+    ],
+    'q4b-code': [
+        ('no skip connection',
+         'return x + h',
+         'return h'),
+        ('ReLU in place on the input (the sum then adds ReLU(x))',
+         'h = self.reduce(F.relu(x))',
+         'h = self.reduce(F.relu(x, inplace=True))'),
+        ('post-activation: ReLU after each convolution',
+         'h = self.reduce(F.relu(x))  # (B, h, H, W)\n        h = self.masked(F.relu(h))',
+         'h = F.relu(self.reduce(x))  # (B, h, H, W)\n        h = F.relu(self.masked(h))'),
+    ],
+    'q4c-code': [
+        ('no absolute value',
+         'return torch.stack(rows).abs()',
+         'return torch.stack(rows)'),
+        ('transposed: row j = input pixel',
+         'return torch.stack(rows).abs()',
+         'return torch.stack(rows).abs().T'),
+        ('one backward pass of the sum of all logits',
+         'torch.autograd.grad(logits[i], x, retain_graph=True)',
+         'torch.autograd.grad(logits.sum(), x, retain_graph=True)'),
+    ],
+    'q4d-code': [
+        ('column-major order',
+         'for row in range(height):\n        for col in range(width):',
+         'for col in range(width):\n        for row in range(height):'),
+        ('one pass for all pixels (the logits of the empty image)',
+         'probs = torch.sigmoid(model(x)[:, 0, row, col])',
+         'probs = torch.sigmoid(model(torch.zeros_like(x))[:, 0, row, col])'),
+        ('sign: 1 with probability sigma(-logit)',
+         'x[:, 0, row, col] = (u < probs).to(x.dtype)',
+         'x[:, 0, row, col] = (u > probs).to(x.dtype)'),
+    ],
     'q5a-code': [
         ('the log-determinant added instead of subtracted',
          'log_q = log_q - F.logsigmoid(s).sum(-1)',
@@ -117,6 +164,17 @@ MUTANTS = {
         ('the gradient of the sum of all outputs for every row',
          'out[:, i].sum()',
          'out.sum()'),
+    ],
+    'q6a-code': [
+        ('divisor N: the biased variance',
+         '/ (len(posterior_means) - 1)',
+         '/ len(posterior_means)'),
+        ('not centred: the mean square, not the variance',
+         'centred = posterior_means - posterior_means.mean(0)',
+         'centred = posterior_means'),
+        ('standard deviation instead of variance',
+         'activity = (centred**2).sum(0) / (len(posterior_means) - 1)',
+         'activity = ((centred**2).sum(0) / (len(posterior_means) - 1)).sqrt()'),
     ],
     'q7a-code': [
         ('conditioner fed the unmasked input (not invertible)',
@@ -146,6 +204,61 @@ MUTANTS = {
 # score 100. variant-k holds the k-th variant of every answer cell that has one.
 VARIANTS = {
     "variant-a": {
+        "q4a-code": hostile.code('''
+            def causal_mask(kernel_size, mask_type):
+                k = kernel_size
+                # raster index of each offset; the centre's index is k * k // 2
+                return (torch.arange(k * k) < k * k // 2 + (mask_type == "B")).float().view(k, k)
+
+
+            class MaskedConv2d(nn.Conv2d):
+                """A k x k convolution (k odd, padding k // 2) whose kernel is multiplied by causal_mask(k, mask_type):
+                (B, C_in, H, W) -> (B, C_out, H, W)."""
+
+                def __init__(self, in_channels, out_channels, kernel_size, mask_type):
+                    super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+                    self.register_buffer("mask", causal_mask(kernel_size, mask_type))  # (k, k)
+
+                def forward(self, x):
+                    return self._conv_forward(x, self.mask[None, None] * self.weight, self.bias)
+        '''),
+        "q4b-code": hostile.code("""
+            class MaskedResidualBlock(nn.Module):
+
+                def __init__(self, masked_conv):
+                    super().__init__()
+                    h = masked_conv.in_channels
+                    self.reduce = nn.Conv2d(2 * h, h, kernel_size=1)
+                    self.masked = masked_conv
+                    self.expand = nn.Conv2d(h, 2 * h, kernel_size=1)
+
+                def forward(self, x):
+                    out = x
+                    for layer in (self.reduce, self.masked, self.expand):
+                        out = layer(out.clamp(min=0))
+                    return out.add(x)
+        """),
+        "q4c-code": hostile.code("""
+            def causality_jacobian(model, x):
+                H, W = x.shape[-2:]
+                jacobian = torch.func.jacrev(lambda inp: model(inp).reshape(H * W))(x.detach())  # (HW, 1, 1, H, W)
+                return jacobian.reshape(H * W, H * W).abs()
+        """),
+        "q4d-code": hostile.code("""
+            @torch.no_grad()
+            def sample_pixelcnn(model, n, height, width, generator):
+                x = torch.zeros(n, 1, height, width, device=device)  # pixels not drawn yet are 0
+                for i in range(height * width):
+                    row, col = divmod(i, width)
+                    logits = model(x)[:, 0, row, col].double().cpu()
+                    x[:, 0, row, col] = torch.bernoulli(torch.sigmoid(logits), generator=generator).to(x)
+                return x
+        """),
+        "q6a-code": hostile.code("""
+            def active_units(posterior_means, threshold=0.01):
+                activity = torch.var(posterior_means, dim=0, unbiased=True)
+                return activity, sum(1 for a in activity.tolist() if a > threshold)
+        """),
         "q1-code": hostile.code('''
             class ResidualBlock(nn.Module):
                 """x + conv2(relu(conv1(relu(x)))), 3 x 3 convolutions with padding 1: (B, C, H, W) -> (B, C, H, W)."""
@@ -289,6 +402,35 @@ VARIANTS = {
         """),
     },
     "variant-b": {
+        "q4c-code": hostile.code("""
+            def causality_jacobian(model, x):
+                H, W = x.shape[-2:]
+                J = torch.zeros(H * W, H * W, dtype=x.dtype)
+                for i in range(H * W):
+                    inp = x.detach().clone().requires_grad_(True)
+                    model(inp).flatten()[i].backward()
+                    J[i] = inp.grad.flatten().abs().cpu()
+                return J
+        """),
+        "q4d-code": hostile.code("""
+            @torch.no_grad()
+            def sample_pixelcnn(model, n, height, width, generator):
+                x = torch.zeros(n, 1, height, width, device=device)  # pixels not drawn yet are 0
+                u = torch.rand(height, width, n, generator=generator, dtype=torch.float64)  # all the uniforms at once
+                for row in range(height):
+                    for col in range(width):
+                        logit = model(x)[:, 0, row, col].double().cpu()
+                        # x = 1 iff u > 1 - sigma(l) = sigma(-l), i.e. log u - log(1 - u) > -l
+                        x[:, 0, row, col] = (torch.logit(u[row, col]) > -logit).to(x)
+                return x
+        """),
+        "q6a-code": hostile.code("""
+            def active_units(posterior_means, threshold=0.01):
+                n = posterior_means.shape[0]
+                mean = posterior_means.sum(0, keepdim=True) / n
+                activity = ((posterior_means - mean) ** 2).mean(0) * n / (n - 1)
+                return activity, int(torch.count_nonzero(activity > threshold).item())
+        """),
         "q2a-code": hostile.code("""
             def kl_closed_form(mu, scale_tril):
                 covariance = scale_tril @ scale_tril.transpose(-1, -2)
@@ -352,9 +494,6 @@ def test_every_answer_cell_has_three_mutants_that_apply():
             assert mutated(answer_id, k) != SOLVED[answer_id]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 12: Parts 4 (PixelCNN, 26 points) and 6 (PixelVAE, 8 points) are not written"
-)
 def test_points_sum_to_100_over_at_least_ten_graded_cells():
     assert sum(POINTS.values()) == 100 and len(POINTS) >= 10
     assert TRAINING_RESULTS <= set(POINTS) and all(f"{graded_cell(a)}" in POINTS for a in ANSWERS)
@@ -384,3 +523,52 @@ def test_a_mistake_costs_no_other_question(rows, name):
     kept = {q: p for q, p in POINTS.items() if q not in mutated_questions and q not in TRAINING_RESULTS}
     lost = {q: row.reasons.get(q) for q, p in kept.items() if row.points[q] != p}
     assert not lost, f"untouched questions lost points: {lost}"
+
+
+# ------------------------------------------------------------------------ how often a correct homework loses points
+RANDOMIZED = "q4d"  # the one graded cell whose values depend on how the answer draws (the others take noise as input)
+EXACT_FOR_A_CORRECT_ANSWER = ("number of entries that are not 0 or 1", "sampler: shape", "draws that differ")
+SURE_MODEL = "pixelcnn sampler: mean of 3 images of a sure 4 x 5 model"
+FVSBN_FREQUENCIES = "pixelcnn sampler: frequencies of the 64 images of a 2 x 3 FVSBN"
+
+
+def reference_reports(cells: list[str]) -> tuple[dict, dict]:
+    """What the reference solution reports in these cells (answer cells solved, the others as written), run here on
+    the CPU: name -> (value, report's keyword arguments), and the namespace the cells ran in."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    reports = {}
+    namespace = {"torch": torch, "nn": nn, "F": F, "math": math, "device": torch.device("cpu"),
+                 "report": lambda name, value, **kwargs: reports.__setitem__(name, (value, kwargs))}  # fmt: skip
+    for cell in SOLUTION["cells"]:
+        if cell["id"] in cells:
+            exec(SOLVED.get(cell["id"]) or authoring.source_text(cell), namespace)
+    return reports, namespace
+
+
+def false_fail_bounds() -> dict[str, float]:
+    """Per check of 4d, an upper bound on the probability that a correct sampler that draws differently fails it."""
+    reports, namespace = reference_reports([f"{RANDOMIZED}-code", f"{RANDOMIZED}-check", RANDOMIZED])
+    frequencies, kwargs = reports[FVSBN_FREQUENCIES]
+    law = namespace["_fvsbn"].law()  # the exact probabilities of the 64 images
+    assert abs(law.sum().item() - 1) < 1e-12
+    bounds = {FVSBN_FREQUENCIES: hoeffding_frequencies(namespace["_n"], law.tolist(), frequencies.tolist(),
+                                                       kwargs["atol"])}  # fmt: skip
+    # The sure model's pixels have probability exactly 0 or 1: drawn as u < p or by torch.bernoulli they come out
+    # right every time; a threshold that is right but at u = 0 (u > 1 - p) errs with probability 2^-24 per pixel of
+    # a float32 uniform. The mean of 3 images, within 0.5, fails only if two of the images err.
+    mean_image, kwargs = reports[SURE_MODEL]
+    assert kwargs["atol"] == 0.5 and set(mean_image.unique().tolist()) <= {0.0, 1.0}
+    image_errs = mean_image.numel() * 2.0**-24
+    bounds[SURE_MODEL] = math.comb(3, 2) * image_errs**2
+    for name in reports:
+        assert name in bounds or any(part in name for part in EXACT_FOR_A_CORRECT_ANSWER), f"{name}: no bound"
+    return bounds
+
+
+def test_a_correct_homework_loses_points_with_probability_below_1e_6():
+    bounds = false_fail_bounds()
+    assert all(0 <= b < 1e-7 for b in bounds.values()), bounds
+    assert sum(bounds.values()) <= 1e-6, bounds

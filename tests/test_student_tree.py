@@ -80,6 +80,7 @@ GENERIC_LINES = {
     "model.eval()",
     "def __init__(self):",
     "return z, log_q",
+    "return x",
 }
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
