@@ -2,13 +2,11 @@
 (other draws, other valid methods) score 100, and for every answer cell each of three plausible mistakes loses the
 points of the question it answers, and only those.
 
-Mutants of different questions share a submission: mutant k of every odd-numbered answer cell in one notebook, of
-every even-numbered one in another (3 mutants per cell: 6 notebooks). One batch, graded once in smoke mode; each
-test reads its rows. ``false_fail_bounds`` adds up the probability that a correct homework loses a point.
+The shared tests and how mutants are packed into submissions (3 mutants per cell: 6 notebooks):
+tests/graded_homework.py. ``false_fail_bounds`` adds up the probability that a correct homework loses a point.
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,17 +14,10 @@ from scipy import stats
 
 from tests import hostile
 from tests.false_fail import hoeffding_frequencies, hoeffding_rate, ks_two_sample_false_fail
-from utils import authoring, grade
+from tests.graded_homework import Suite
+from utils import authoring
 
-SOLUTION, STUDENT = hostile.load("hw1")
-ANSWERS = [a for a in hostile.answer_ids(SOLUTION) if a != "reflection"]
-POINTS = {c["id"]: c["metadata"]["grader"]["points"] for c in SOLUTION["cells"]
-          if c["metadata"].get("grader", {}).get("kind") == "graded"}  # fmt: skip
 TRAINING_RESULT = "q3f"  # the trained model's perplexity: it depends on 3b-3d by design, so no mutant spares it
-
-
-def graded_cell(answer_id: str) -> str:
-    return answer_id.removesuffix("-code")
 
 
 # answer cell -> three (what the mistake is, text in the solution, replacement); the first of each is the original
@@ -128,22 +119,6 @@ MUTANTS = {
          "probs.argmax().view(1)"),
     ],
 }  # fmt: skip
-MUTANTS_PER_CELL = 3
-# The same mutants in the shape tests.hostile packs: "q1a-code-0" -> (answer cell, graded cell, [(old, new)]).
-NAMED_MUTANTS = {f"{a}-{k}": (a, graded_cell(a), [(old, new)]) for a, ms in MUTANTS.items()
-                 for k, (_, old, new) in enumerate(ms)}  # fmt: skip
-PACKS = hostile.mutant_packs(NAMED_MUTANTS)  # k-th mutant of every odd (even) question in one notebook
-SOLVED = {a: hostile.solved(a, SOLUTION) for a in ANSWERS}
-
-
-def pack_of(answer_id: str, k: int) -> str:
-    return next(name for name, names in PACKS.items() if f"{answer_id}-{k}" in names)
-
-
-def mutated(answer_id: str, k: int) -> str:
-    return hostile.mutated(f"{answer_id}-{k}", SOLVED, NAMED_MUTANTS)[answer_id]
-
-
 # Correct answers written another way: other draws, other orders, other valid methods. Each must score 100.
 VARIANTS = {
     "variant-a": {
@@ -309,56 +284,9 @@ VARIANTS = {
     },
 }
 
-
-def variant(name: str) -> dict:
-    answers = SOLVED | VARIANTS[name]
-    return hostile.notebook_with(answers, base=STUDENT)
-
-
-@pytest.fixture(scope="module")
-def rows(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hw1")
-    cases = {"solution": hostile.notebook_with(SOLVED, base=STUDENT), "blank": STUDENT,
-             **{name: variant(name) for name in VARIANTS},
-             **{name: hostile.notebook_with(hostile.packed(names, SOLVED, NAMED_MUTANTS), base=STUDENT)
-                for name, names in PACKS.items()}}  # fmt: skip
-    paths = [hostile.write(folder / f"{name}.ipynb", nb) for name, nb in cases.items()]
-    graded = grade.grade("hw1", paths, grade.Settings(cell_timeout=120, timeout=600, jobs=2))
-    return {Path(r.submission).stem: r for r in graded}
-
-
-def test_every_answer_cell_has_three_mutants_that_apply():
-    assert set(MUTANTS) == set(ANSWERS)
-    for answer_id, mutants in MUTANTS.items():
-        assert len(mutants) == MUTANTS_PER_CELL, answer_id
-        for k in range(MUTANTS_PER_CELL):
-            assert mutated(answer_id, k) != SOLVED[answer_id]
-
-
-def test_solution_scores_100_and_blank_scores_0(rows):
-    assert rows["solution"].score == rows["solution"].max_score == 100, rows["solution"].reasons
-    assert rows["blank"].score == 0 and rows["blank"].status == "graded"
-
-
-@pytest.mark.parametrize("name", list(VARIANTS))
-def test_a_correct_answer_written_another_way_scores_100(rows, name):
-    assert rows[name].status == "graded" and rows[name].score == 100, rows[name].reasons
-
-
-@pytest.mark.parametrize("answer_id,k", [(a, k) for a in MUTANTS for k in range(MUTANTS_PER_CELL)])
-def test_a_plausible_mistake_loses_its_question(rows, answer_id, k):
-    row, lost = rows[pack_of(answer_id, k)], graded_cell(answer_id)
-    assert row.status == "graded" and row.points[lost] == 0, f"{lost} passed: {MUTANTS[answer_id][k][0]}"
-    assert row.reasons[lost]
-
-
-@pytest.mark.parametrize("name", list(PACKS))
-def test_a_mistake_costs_no_other_question(rows, name):
-    mutated_questions = {NAMED_MUTANTS[mutant][1] for mutant in PACKS[name]}
-    row = rows[name]
-    kept = {q: p for q, p in POINTS.items() if q not in mutated_questions and q != TRAINING_RESULT}
-    lost = {q: row.reasons.get(q) for q, p in kept.items() if row.points[q] != p}
-    assert not lost, f"untouched questions lost points: {lost}"
+SUITE = Suite("hw1", MUTANTS, VARIANTS, {TRAINING_RESULT})
+SOLUTION = SUITE.solution
+globals().update(SUITE.tests())
 
 
 # ------------------------------------------------------------------------ how often a correct homework loses points
