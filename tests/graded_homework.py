@@ -20,7 +20,7 @@ import pytest
 from tests import hostile
 from utils import grade
 
-MUTANTS_PER_CELL = 3
+MUTANTS_PER_CELL = 3  # at least this many plausible mistakes per answer cell
 
 
 def graded_cell(answer_id: str) -> str:
@@ -33,7 +33,8 @@ class Suite:
 
     Args:
         homework: e.g. ``"hw2"`` (``solutions/hw2.ipynb`` and ``homeworks/hw2.ipynb``).
-        mutants: answer cell -> [(what the mistake is, text in the solution, replacement)], three per answer cell.
+        mutants: answer cell -> [(what the mistake is, text in the solution, replacement)], at least three per
+            answer cell.
         variants: submission name -> {answer cell: a correct answer's source}.
         training_results: graded cells that any mistake of their part may cost.
     """
@@ -82,11 +83,11 @@ class Suite:
         def rows(tmp_path_factory):
             return suite.grade(tmp_path_factory.mktemp(suite.homework))
 
-        def test_every_answer_cell_has_three_mutants_that_apply():
+        def test_every_answer_cell_has_at_least_three_mutants_that_apply():
             assert set(suite.mutants) == set(suite.answers)
             for answer_id, mutants in suite.mutants.items():
-                assert len(mutants) == MUTANTS_PER_CELL, answer_id
-                for k in range(MUTANTS_PER_CELL):
+                assert len(mutants) >= MUTANTS_PER_CELL, answer_id
+                for k in range(len(mutants)):
                     assert suite.mutated(answer_id, k) != suite.solved[answer_id]
 
         def test_points_sum_to_100_over_at_least_ten_graded_cells():
@@ -103,7 +104,7 @@ class Suite:
         def test_a_correct_answer_written_another_way_scores_100(rows, name):
             assert rows[name].status == "graded" and rows[name].score == rows[name].max_score, rows[name].reasons
 
-        @pytest.mark.parametrize("answer_id,k", [(a, k) for a in suite.mutants for k in range(MUTANTS_PER_CELL)])
+        @pytest.mark.parametrize("answer_id,k", [(a, k) for a, ms in suite.mutants.items() for k in range(len(ms))])
         def test_a_plausible_mistake_loses_its_question(rows, answer_id, k):
             row, lost = rows[suite.pack_of(answer_id, k)], graded_cell(answer_id)
             assert row.status == "graded" and row.points[lost] == 0, f"{lost} passed: {suite.mutants[answer_id][k][0]}"

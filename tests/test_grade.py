@@ -328,3 +328,30 @@ def test_an_interrupted_batch_keeps_its_rows_and_resumes(tmp_path):
     final = csv_rows(out)
     assert [r["submission"] for r in final] == list(map(str, paths)) and all(r["score"] == "10" for r in final)
     assert [r["submission"] for r in json.loads(report.read_text())] == list(map(str, paths))
+
+
+def test_the_reference_runs_cache_reaches_each_submission_and_no_submission_changes_it(tmp_path):
+    # What the reference run writes under GM_CACHE (converted datasets, the trained feature network) is copied into
+    # every submission's run, so none repeats that work; each gets its own copy, so a student's write stays there.
+    solution = json.loads(json.dumps(hostile.SOLUTION))
+    cells = {c["id"]: c for c in solution["cells"]}
+    cells["config"]["source"] = hostile.authoring.source_text(cells["config"]) + "\n" + hostile.code("""
+        import os
+        from utils.config import cache_dir
+        cache_probe = cache_dir("probe") / "value.txt"
+        if not cache_probe.exists():  # only the reference run finds it missing, if the cache is handed on
+            cache_probe.write_text(str(int.from_bytes(os.urandom(4), "big")))
+    """)
+    q1 = hostile.authoring.source_text(cells["q1"])
+    cells["q1"]["source"] = q1.replace(hostile.authoring.END_HIDDEN, 'report("cached", float(cache_probe.read_text()))\n'
+                                       + hostile.authoring.END_HIDDEN)
+    path = hostile.write(tmp_path / "hw0-probe.ipynb", solution)
+    answers = {a: hostile.solved(a) for a in hostile.ANSWER_IDS}
+    overwrite = answers | {"q1-code": answers["q1-code"] + '\ncache_probe.write_text("7")\n'}
+    submissions = [hostile.write(tmp_path / f"{name}.ipynb", hostile.notebook_with(a))
+                   for name, a in [("overwrites", overwrite), ("after", answers)]]  # fmt: skip
+    rows = grade.grade(str(path), submissions, grade.Settings(cell_timeout=60, timeout=300, jobs=1,
+                                                              sandbox=SANDBOX))  # fmt: skip
+    overwrites, after = rows
+    assert overwrites.points["q1"] == 0 and any("cached" in r for r in overwrites.reasons["q1"]), overwrites.reasons
+    assert after.score == after.max_score, after.reasons

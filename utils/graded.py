@@ -12,6 +12,7 @@ Reported values must not depend on random state that a student's code may consum
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -64,3 +65,26 @@ def report(
         return
     summary = f"[graded value {name!r}: shape {tuple(record['shape'])}]"
     display({MIME_TYPE: json.dumps(record), "text/plain": summary}, raw=True)
+
+
+def _switched_off(*args, **kwargs):
+    raise RuntimeError("this library function is switched off in this test: the question asks you to write it")
+
+
+@contextlib.contextmanager
+def switched_off(*functions):
+    """Within the block, calling any of ``functions`` (plain Python functions) raises ``RuntimeError``.
+
+    Hidden tests use it where a question asks for a formula that a library also computes (POT's Bures-Wasserstein
+    distance for a Fréchet distance, say): an answer that calls the library scores nothing. It swaps each
+    function's code object, so names bound earlier (``from ot.gaussian import bures_wasserstein_distance``) are
+    switched off too, and restores them on the way out.
+    """
+    saved = [(function, function.__code__) for function in functions]
+    try:
+        for function, _ in saved:
+            function.__code__ = _switched_off.__code__
+        yield
+    finally:
+        for function, code in saved:
+            function.__code__ = code

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -62,11 +63,15 @@ class Assignment:
         self.messages = frozenset(assert_messages(self.solution))
         self.settings = settings
         self.isolation = ISOLATED if settings.sandbox else UNISOLATED
+        # What the reference run leaves in its kernel's cache (datasets converted, the feature network trained),
+        # copied into every submission's: written by the canonical solution only, so safe to hand out.
+        self._cache = tempfile.TemporaryDirectory(prefix="gm-grade-cache-")
+        self.cache = Path(self._cache.name)
         self.reference = self._reference_values()
 
     def _reference_values(self) -> dict[str, list[GradedValue]]:
         assembled = assemble(self.solution, solution_answers(self.solution))
-        execution = execute(assembled.notebook, self.settings)
+        execution = execute(assembled.notebook, self.settings, cache_to=self.cache)
         failures = [f"cell {self.cells[i]['id']}: {describe(r, self.cells[i], '', graded=False)}"
                     for i, r in execution.cells.items() if r.outcome != PASSED]  # fmt: skip
         if execution.timed_out or failures or len(execution.cells) != len(self.cells):
@@ -107,7 +112,7 @@ class Assignment:
     def _grade(self, path: Path, submission: dict) -> Row:
         answers = find_answers(submission, self.solution)
         assembled = assemble(self.solution, answers)
-        execution = execute(assembled.notebook, self.settings)
+        execution = execute(assembled.notebook, self.settings, cache_from=self.cache)
         points, reasons, notes = {}, {}, list(answers.notes)
         for index, cell in enumerate(self.cells):
             kind = (grader_entry(cell) or {}).get("kind")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -89,12 +90,22 @@ def kernelspec(settings: Settings, scratch: Path, marker: str) -> dict:
     return {"argv": argv, "display_name": "grading sandbox", "language": "python", "interrupt_mode": "message"}
 
 
-def execute(notebook: dict, settings: Settings) -> Execution:
-    """Run ``notebook`` under nbval with the student's kernel sandboxed; collect the plugin's per-cell results."""
+def execute(notebook: dict, settings: Settings, cache_from: Path | None = None, cache_to: Path | None = None
+            ) -> Execution:  # fmt: skip
+    """Run ``notebook`` under nbval with the student's kernel sandboxed; collect the plugin's per-cell results.
+
+    The kernel's cache (``GM_CACHE``: converted datasets, the trained feature network) starts as a copy of
+    ``cache_from`` if given, and is copied to ``cache_to`` after the run if given: the reference run fills it once,
+    and every submission gets its own copy instead of redoing that work.
+    """
     with tempfile.TemporaryDirectory(prefix="gm-grade-") as scratch:
         scratch = Path(scratch)
-        for sub in ("run", "runtime", "home", f"jupyter/kernels/{KERNEL_NAME}", "work/home", "work/cache"):
+        for sub in ("run", "runtime", "home", f"jupyter/kernels/{KERNEL_NAME}", "work/home"):
             (scratch / sub).mkdir(parents=True)
+        if cache_from is not None:
+            shutil.copytree(cache_from, scratch / "work" / "cache", symlinks=True)
+        else:
+            (scratch / "work" / "cache").mkdir()
         marker = uuid.uuid4().hex
         spec = scratch / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
         spec.write_text(json.dumps(kernelspec(settings, scratch, marker)), encoding="utf-8")
@@ -125,6 +136,8 @@ def execute(notebook: dict, settings: Settings) -> Execution:
             run = sandbox.run(argv, env, limits, scratch / "run", settings.sandbox, log_file, marker)
         cells, conflicts = read_results(results)
         tail = log.read_bytes()[-4000:].decode("utf-8", "replace")
+        if cache_to is not None:
+            shutil.copytree(scratch / "work" / "cache", cache_to, symlinks=True, dirs_exist_ok=True)
     return Execution(cells, conflicts, run.timed_out, run.seconds, tail)
 
 
