@@ -102,8 +102,8 @@ MUTANTS = {
     ],
     "q4b-code": [
         ("clipping the generator instead of the critic",
-         "for parameter in critic.parameters():",
-         "for parameter in G.parameters():"),
+         "for weight in critic.parameters():",
+         "for weight in G.parameters():"),
         ("the returned critic loss includes the penalty",
          "critic_losses.append(wasserstein_loss.item())",
          "critic_losses.append(loss.item())"),

@@ -64,7 +64,7 @@ def copy_of_instructor_repo(tmp_path):
 # 1. Nothing of a solution or hidden-test block reaches the student tree.
 #
 # Lines are compared stripped. Three kinds of block line are not looked for:
-# - a line that the same solution notebook also has outside every block: it is in the student version anyway;
+# - a line that a solution notebook (any homework's) has outside every block: it is in a student version anyway;
 # - a line without an identifier (``else:``, ``)``, ``]``): it tells nothing;
 # - a generic line that a committed lecture also has (``GENERIC_LINES``, the measured list): it tells nothing of
 #   the answer. Any other block line that a lecture contains is looked for, so the scan fails on it: a lecture that
@@ -81,6 +81,9 @@ GENERIC_LINES = {
     "def __init__(self):",
     "return z, log_q",
     "return x",
+    "loss.backward()",
+    "dtype=torch.float64)",
+    "for _ in range(num_iters):",
 }
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 
@@ -104,10 +107,10 @@ def looked_for_by_block(root=REPO_ROOT) -> dict[str, set[str]]:
         for line in source_text(cell).split("\n")
     }
     generic_in_lectures = lecture_lines & GENERIC_LINES
+    notebooks = {path.name: json.loads(path.read_text())["cells"] for path in sorted((root / "solutions").glob("*.ipynb"))}
+    public = set().union(*(lines_outside_blocks(source_text(c)) for cells in notebooks.values() for c in cells))
     blocks = {}
-    for path in sorted((root / "solutions").glob("*.ipynb")):
-        cells = json.loads(path.read_text())["cells"]
-        public = set().union(*(lines_outside_blocks(source_text(c)) for c in cells))
+    for name, cells in notebooks.items():
         for cell in cells:
             for begin, end, kind in ((BEGIN_SOLUTION, END_SOLUTION, "solution"), (BEGIN_HIDDEN, END_HIDDEN, "hidden")):
                 if begin not in source_text(cell):
@@ -115,7 +118,7 @@ def looked_for_by_block(root=REPO_ROOT) -> dict[str, set[str]]:
                 lines = {line.strip() for line in block_lines(source_text(cell), begin, end)}
                 lines = {line for line in lines if line not in public and carries_identifier(line)}
                 lines -= generic_in_lectures
-                blocks[f"{path.name}, cell {cell['id']} ({kind})"] = lines
+                blocks[f"{name}, cell {cell['id']} ({kind})"] = lines
     return blocks
 
 

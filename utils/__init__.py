@@ -2,7 +2,7 @@
 
 Run-time modules, one job each, which notebooks import and students get (``RUNTIME_UTILS`` in
 ``utils/student_tree.py``): ``config`` (smoke mode, device, seeds, data root), ``data`` (MNIST, CIFAR-10,
-WikiText-2 loaders), ``metrics`` (bits/dim, perplexity, Fréchet distance, Inception Score), ``feature_net``
+WikiText-2 loaders), ``metrics`` (bits/dim, perplexity; IS and FID come from torchmetrics), ``feature_net``
 (the course's CIFAR-10 classifier, trained once and cached: the feature network of offline IS/FID-style scores),
 ``plot`` (image grids, curves, 2-D densities), ``graded`` (what graded cells hand to the autograder).
 
