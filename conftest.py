@@ -19,18 +19,28 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # fails here rather than on Colab). Unit tests choose Agg themselves.
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
+_batches: list[dict] = []  # grading batches' times, as the grading tests record them (tests/graded_homework.py)
 
 
 def pytest_runtest_logreport(report):
-    """Add up setup + call + teardown time of every cell, per notebook (kernel start included)."""
+    """Add up setup + call + teardown time of every cell, per notebook (kernel start included); collect the
+    grading batches' times. Reports reach this hook in the main process also when pytest-xdist runs the tests."""
     if report.nodeid.split("::")[0].endswith(".ipynb"):
         _notebook_seconds[report.nodeid.split("::")[0]] += report.duration
+    if report.when == "call":
+        _batches.extend(value for name, value in report.user_properties if name == "grading batch")
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _notebook_seconds:
-        return
-    smoke = os.environ.get("GM_SMOKE")
-    terminalreporter.section(f"notebook times (GM_SMOKE={smoke})")
-    for name, seconds in sorted(_notebook_seconds.items()):
-        terminalreporter.write_line(f"{seconds:8.1f} s  {name}")
+    if _notebook_seconds:
+        smoke = os.environ.get("GM_SMOKE")
+        terminalreporter.section(f"notebook times (GM_SMOKE={smoke})")
+        for name, seconds in sorted(_notebook_seconds.items()):
+            terminalreporter.write_line(f"{seconds:8.1f} s  {name}")
+    if _batches:
+        terminalreporter.section("grading batches (wall time; each submission's run, the reference run's not listed)")
+        for batch in sorted(_batches, key=lambda b: b["homework"]):
+            runs = sorted(batch["runs"].items(), key=lambda kv: -kv[1])
+            slowest = ", ".join(f"{name} {seconds:.0f}" for name, seconds in runs[:6])
+            terminalreporter.write_line(f"{batch['wall']:8.1f} s  {batch['homework']}: {len(runs)} runs, "
+                                        f"{sum(s for _, s in runs):.0f} s in all; slowest: {slowest}")

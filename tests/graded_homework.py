@@ -13,6 +13,7 @@ tests in its namespace::
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,14 @@ from tests import hostile
 from utils import grade
 
 MUTANTS_PER_CELL = 3  # at least this many plausible mistakes per answer cell
+
+BATCH_PROPERTY = "grading batch"  # a test's user property that conftest.py lists in the session's summary
+
+
+def batch_times(homework: str, rows, seconds: float) -> tuple[str, dict]:
+    """A batch's wall time and each submission's run time, as a property for ``record_property``."""
+    return BATCH_PROPERTY, {"homework": homework, "wall": seconds,
+                            "runs": {Path(r.submission).stem: r.seconds or 0.0 for r in rows}}  # fmt: skip
 
 
 def graded_cell(answer_id: str) -> str:
@@ -72,7 +81,9 @@ class Suite:
     def grade(self, folder: Path) -> dict:
         """Grade every submission in one batch (smoke mode, as CI runs): name -> the grader's row."""
         paths = [hostile.write(folder / f"{name}.ipynb", nb) for name, nb in self.submissions().items()]
+        start = time.monotonic()
         graded = grade.grade(self.homework, paths, grade.Settings(cell_timeout=120, timeout=600, jobs=2))
+        self.times = batch_times(self.homework, graded, time.monotonic() - start)
         return {Path(r.submission).stem: r for r in graded}
 
     def tests(self) -> dict:
@@ -95,7 +106,8 @@ class Suite:
             assert suite.training_results <= set(suite.points)
             assert all(graded_cell(a) in suite.points for a in suite.answers)
 
-        def test_solution_scores_100_and_blank_scores_0(rows):
+        def test_solution_scores_100_and_blank_scores_0(rows, record_property):
+            record_property(*suite.times)
             solution = rows["solution"]
             assert solution.score == solution.max_score == sum(suite.points.values()), solution.reasons
             assert rows["blank"].score == 0 and rows["blank"].status == "graded"

@@ -18,7 +18,6 @@ import os
 import shutil
 import sys
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,7 +105,7 @@ def execute(notebook: dict, settings: Settings, cache_from: Path | None = None, 
             shutil.copytree(cache_from, scratch / "work" / "cache", symlinks=True)
         else:
             (scratch / "work" / "cache").mkdir()
-        marker = uuid.uuid4().hex
+        marker = sandbox.new_marker()
         spec = scratch / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"
         spec.write_text(json.dumps(kernelspec(settings, scratch, marker)), encoding="utf-8")
         notebook_path = scratch / "run" / "submission.ipynb"

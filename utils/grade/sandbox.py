@@ -185,9 +185,19 @@ def pids_cgroup(limit: int) -> Path | None:
     return None
 
 
-def marked_processes(marker: str | None) -> list[int]:
-    """Process ids whose environment holds ``GM_SANDBOX_RUN=marker`` (any marker if None)."""
-    needle = f"{MARKER_VARIABLE}={marker or ''}".encode()
+def new_marker() -> str:
+    """A run's marker: the id of the grader process that starts the run, then a random part. Every process of the
+    run carries it in its environment, so the run's leftovers, or all runs of one grader, can be found."""
+    return f"{os.getpid()}-{uuid.uuid4().hex}"
+
+
+def marked_processes(marker: str | None = None, grader: int | None = None) -> list[int]:
+    """Process ids whose environment holds ``GM_SANDBOX_RUN=marker``; with ``grader`` instead, those of every run
+    that grader process started; with neither, those of any run (other test sessions' included)."""
+    if marker is not None:
+        needle, exact = f"{MARKER_VARIABLE}={marker}".encode(), True
+    else:
+        needle, exact = f"{MARKER_VARIABLE}={'' if grader is None else f'{grader}-'}".encode(), False
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -196,25 +206,20 @@ def marked_processes(marker: str | None) -> list[int]:
             variables = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(v == needle or (marker is None and v.startswith(needle)) for v in variables):
+        if any(v == needle if exact else v.startswith(needle) for v in variables):
             found.append(int(entry.name))
     return found
 
 
-def kill_marked(marker: str | None) -> int:
-    """SIGKILL every process marked with ``marker`` (any marker if None); return how many there were."""
-    found = marked_processes(marker)
+def kill_marked(marker: str | None = None, grader: int | None = None) -> int:
+    """SIGKILL the processes :func:`marked_processes` finds; return how many there were."""
+    found = marked_processes(marker, grader)
     for pid in found:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
     return len(found)
-
-
-def kill_marked_any() -> int:
-    """Kill leftovers of every sandboxed run (there should be none); return how many were found."""
-    return kill_marked(None)
 
 
 _active_markers: set[str] = set()  # runs of this process still going
