@@ -73,17 +73,19 @@ def run_solution(seed_offset: int = 0, perturbation: int | None = None) -> dict[
     notebook = json.loads((REPO_ROOT / "solutions" / "hw3.ipynb").read_text())
     namespace: dict = {}
     hook = None if perturbation is None else perturb_every_gradient(torch.Generator().manual_seed(perturbation))
-    for cell in notebook["cells"]:
-        kind = cell["metadata"].get("grader", {}).get("kind")
-        if cell["cell_type"] != "code" or kind == "graded" or cell["id"] in SKIPPED:
-            continue
-        exec(source_text(cell), namespace)
-        if cell["id"] == "setup":
-            seed_everything = namespace["seed_everything"]
-            namespace["seed_everything"] = lambda seed=0: seed_everything(seed + seed_offset)
-            namespace["generator"] = seed_everything(seed_offset)
-    if hook is not None:
-        hook.remove()
+    try:
+        for cell in notebook["cells"]:
+            kind = cell["metadata"].get("grader", {}).get("kind")
+            if cell["cell_type"] != "code" or kind == "graded" or cell["id"] in SKIPPED:
+                continue
+            exec(source_text(cell), namespace)
+            if cell["id"] == "setup":
+                seed_everything = namespace["seed_everything"]
+                namespace["seed_everything"] = lambda seed=0: seed_everything(seed + seed_offset)
+                namespace["generator"] = seed_everything(seed_offset)
+    finally:  # the hook is global: never leave it behind
+        if hook is not None:
+            hook.remove()
     scores = namespace["scores"]
     untrained = scores["untrained generator"]["FID"]
     return {"q3b": namespace["dc_pixel_fd"] / namespace["untrained_pixel_fd"],
